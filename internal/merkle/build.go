@@ -1,0 +1,128 @@
+package merkle
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"runtime"
+	"sync"
+	"sync/atomic"
+)
+
+// segmentChunks is the number of chunks one worker hashes at a time: an
+// aligned subtree, so workers never share a node.
+const segmentChunks = 1024
+
+// Build hashes content of length bytes read from r and returns its full
+// tree. Workers hash aligned segments in parallel (0 means GOMAXPROCS).
+func Build(r io.ReaderAt, length int64, o Options, workers int) (*Tree, error) {
+	o, err := o.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	if length <= 0 {
+		return nil, fmt.Errorf("merkle: cannot hash empty content (RFC 7574 content has at least one chunk)")
+	}
+	cs := int64(o.ChunkSize)
+	n := uint64((length + cs - 1) / cs)
+	t := &Tree{hf: o.HashFunc, hs: o.HashFunc.Size(), cs: o.ChunkSize, length: length, work: make(map[Bin]int)}
+	t.alloc(n)
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	seg := uint64(segmentChunks)
+	for seg > 1 && int64(seg)*cs > 4<<20 {
+		seg >>= 1 // keep a worker's buffer at most 4 MiB
+	}
+	nseg := (n + seg - 1) / seg
+	t.segChunks = seg
+	if uint64(workers) > nseg {
+		workers = int(nseg)
+	}
+	var next atomic.Uint64
+	var wg sync.WaitGroup
+	errs := make([]error, workers)
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			buf := make([]byte, int64(seg)*cs)
+			for {
+				s := next.Add(1) - 1
+				if s >= nseg {
+					return
+				}
+				if err := t.hashSegment(r, buf, s*seg, seg); err != nil {
+					errs[w] = err
+					next.Store(nseg) // stop the others
+					return
+				}
+			}
+		}(w)
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	// Layers above the segments, sequentially: few nodes.
+	segLayer := uint(0)
+	for 1<<segLayer < seg {
+		segLayer++
+	}
+	top := t.rootBin.Layer()
+	for l := segLayer + 1; l <= top; l++ {
+		width := uint64(1) << (top - l)
+		for o := uint64(0); o < width; o++ {
+			t.combine(NewBin(l, o))
+		}
+	}
+	t.root = append([]byte(nil), t.node(t.rootBin)...)
+	for i := range t.known {
+		t.known[i] = ^uint64(0)
+	}
+	return t, nil
+}
+
+// combine sets b = H(left ‖ right), or zero when b is empty.
+func (t *Tree) combine(b Bin) {
+	if t.empty(b) {
+		return // nodes are zero-initialised
+	}
+	t.hf.sum2(t.node(b), t.node(b.Left()), t.node(b.Right()))
+}
+
+// hashSegment hashes chunks [first, first+count) and their subtree.
+func (t *Tree) hashSegment(r io.ReaderAt, buf []byte, first, count uint64) error {
+	if first+count > t.nchunks {
+		count = t.nchunks - first
+	}
+	cs := int64(t.cs)
+	off := int64(first) * cs
+	want := int64(count) * cs
+	if off+want > t.length {
+		want = t.length - off
+	}
+	got, err := r.ReadAt(buf[:want], off)
+	if got < int(want) {
+		if err == nil || err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		return fmt.Errorf("merkle: read content at %d: %w", off+int64(got), err)
+	}
+	for i := uint64(0); i < count; i++ {
+		s := int64(i) * cs
+		e := s + cs
+		if e > want {
+			e = want
+		}
+		t.hf.sum(t.node(ChunkBin(first+i)), buf[s:e])
+	}
+	// Interior nodes of this segment's aligned subtree, bottom up.
+	top := t.rootBin.Layer()
+	for l := uint(1); uint64(1)<<l <= t.segChunks && l <= top; l++ {
+		for o := first >> l; o < (first+t.segChunks)>>l; o++ {
+			t.combine(NewBin(l, o))
+		}
+	}
+	return nil
+}
