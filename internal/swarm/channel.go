@@ -1,0 +1,378 @@
+package swarm
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net"
+	"time"
+
+	"github.com/swarmgate/swarmgate/internal/merkle"
+	"github.com/swarmgate/swarmgate/internal/ppsp"
+)
+
+type chanState int
+
+const (
+	stateHandshake chanState = iota // we sent a handshake, no reply yet
+	stateOpen
+	stateClosed
+)
+
+// channel is one peer in one swarm (RFC 7574 §3.1: a channel per swarm and
+// peer, identified by each side's channel ID).
+type channel struct {
+	s         *Swarm
+	e         *Engine
+	local     uint32
+	remote    uint32
+	addr      net.Addr
+	initiator bool
+	state     chanState
+	ctx       ppsp.Context
+	rfc       bool // the peer speaks the RFC's option 9: several DATA per datagram
+	maxDgram  int
+
+	// Amplification guard (before the peer proved its address).
+	confirmed         bool
+	bytesIn, bytesOut uint64
+
+	// Timers.
+	opened        time.Time
+	lastRecv      time.Time
+	lastSend      time.Time
+	sentSinceRecv int
+	hsTries       int
+	hsNext        time.Time
+	errors        int
+
+	// What the peer has (HAVE ∪ ACK); nil until our size is known.
+	peerHas     bitset
+	peerCount   uint64
+	pendingHave []ppsp.Spec
+	peerChoking bool
+
+	// Download side.
+	outstanding int
+	reqWindow   int
+	lastData    time.Time
+	reqSince    time.Time     // when the pipeline last went from empty to busy
+	retained    []merkle.Node // INTEGRITY from this peer not yet used
+	retainedBuf []byte
+
+	// Upload side (see send.go).
+	want          []span
+	retx          []uint64
+	flights       []flight
+	flightHead    int
+	flightBase    uint64 // seq of flights[0]
+	nextSeq       uint64
+	flightOf      map[uint64]uint64 // chunk -> seq of the flight carrying it
+	inflightBytes int
+	highestAcked  uint64
+	anyAcked      bool
+	cc            *ledbat
+	sentHash      bitset
+	peaksSent     bool
+	uploaded      uint64
+	weChoke       bool
+
+	// Outgoing control messages, flushed as one datagram.
+	ctl      []byte
+	ctlMsgs  int
+	haveQ    []span
+	cancelQ  []span
+	pexIntro map[string]time.Time
+}
+
+type span struct{ first, last uint64 }
+
+func (s *Swarm) newChannel(addr net.Addr, initiator bool) (*channel, error) {
+	id, err := s.e.newChannelID()
+	if err != nil {
+		return nil, err
+	}
+	now := s.e.cfg.Now()
+	ch := &channel{
+		s: s, e: s.e, local: id, addr: addr, initiator: initiator,
+		state: stateHandshake, opened: now, lastRecv: now, lastSend: now,
+		reqWindow: 64, flightOf: make(map[uint64]uint64),
+		maxDgram: s.e.maxDatagram(addr), weChoke: s.mode == ModeLeech,
+		pexIntro: make(map[string]time.Time),
+	}
+	if !initiator {
+		ch.confirmed = false
+	} else {
+		ch.confirmed = true // we chose the address
+	}
+	ch.cc = newLedbat(ch.mss())
+	s.channels[id] = ch
+	s.e.channels[id] = ch
+	if s.tree.NumChunks() != 0 {
+		ch.sizeKnown()
+	}
+	return ch, nil
+}
+
+// mss is the content bytes in a full data datagram to this peer.
+func (ch *channel) mss() int {
+	return ch.chunksPerDatagram() * ch.s.tree.ChunkSize()
+}
+
+// chunksPerDatagram is how many DATA messages fit one datagram.
+func (ch *channel) chunksPerDatagram() int {
+	if !ch.rfc {
+		return 1
+	}
+	cs := ch.s.tree.ChunkSize()
+	hs := ch.s.tree.HashFunc().Size()
+	room := ch.maxDgram - 4 - 8*(1+8+hs) // leave room for a few uncles
+	n := min(room/(1+8+8+cs), 64)
+	// A power of two, so that runs align with subtrees and need few uncles.
+	k := 1
+	for k*2 <= n {
+		k *= 2
+	}
+	return k
+}
+
+func (ch *channel) sizeKnown() {
+	n := ch.s.tree.NumChunks()
+	ch.peerHas = newBitset(n)
+	ch.sentHash = newBitset(2 * n)
+	for _, sp := range ch.pendingHave {
+		ch.addPeerHas(sp.Start, sp.End)
+	}
+	ch.pendingHave = nil
+}
+
+func (ch *channel) peerSeeder() bool {
+	n := ch.s.tree.NumChunks()
+	return n != 0 && ch.peerCount == n
+}
+
+// handshakeOptions are the options we send (RFC 7574 §7, ppsp-wire.md §4).
+func (ch *channel) handshakeOptions(withID bool) ppsp.Options {
+	var id []byte
+	if withID {
+		id = ch.s.id
+	}
+	o := ppsp.LibswiftOptions(id, uint8(ch.s.tree.HashFunc()))
+	if ch.rfc {
+		o.SetChunkSize(uint32(ch.s.tree.ChunkSize()))
+	}
+	return o
+}
+
+// sendHandshake sends (or resends) our opening handshake.
+func (ch *channel) sendHandshake() {
+	switch ch.e.cfg.Compat {
+	case CompatLibswift:
+		ch.rfc = false
+	case CompatRFC:
+		ch.rfc = true
+	default:
+		// Alternate: RFC first, then libswift's form, so either answers.
+		ch.rfc = ch.hsTries%2 == 0
+	}
+	ch.hsTries++
+	b := ppsp.AppendHeader(ch.e.out[:0], 0)
+	b, err := ppsp.AppendHandshake(b, ch.local, ch.handshakeOptions(true))
+	if err != nil {
+		ch.close(err.Error(), false)
+		return
+	}
+	ch.write(b)
+	backoff := 300 * time.Millisecond << min(ch.hsTries-1, 4)
+	ch.hsNext = ch.e.cfg.Now().Add(backoff)
+}
+
+// acceptHandshake checks an opening handshake from the peer (we respond).
+func (ch *channel) acceptHandshake(m *ppsp.Message) error {
+	if err := ch.checkOptions(&m.Options); err != nil {
+		return err
+	}
+	ch.remote = m.SrcChannel
+	ch.rfc = m.Options.Has(ppsp.OptChunkSize)
+	ch.state = stateOpen
+	ch.cc = newLedbat(ch.mss())
+	return nil
+}
+
+// checkOptions validates the peer's protocol options against our swarm.
+func (ch *channel) checkOptions(o *ppsp.Options) error {
+	if o.Has(ppsp.OptVersion) && o.Version != 1 {
+		// libswift does not enforce versions; we speak only version 1.
+		if o.Has(ppsp.OptMinVersion) && o.MinVersion > 1 {
+			return fmt.Errorf("peer needs protocol version %d", o.MinVersion)
+		}
+	}
+	if o.Has(ppsp.OptSwarmID) && !bytes.Equal(o.SwarmID, ch.s.id) {
+		return errors.New("swarm ID mismatch")
+	}
+	if o.Has(ppsp.OptCIPM) && o.CIPM != 1 {
+		return fmt.Errorf("content integrity method %d unsupported (static content uses 1, Merkle)", o.CIPM)
+	}
+	if o.Has(ppsp.OptMHF) && merkle.HashFunc(o.MHF) != ch.s.tree.HashFunc() {
+		return fmt.Errorf("merkle hash function %d, swarm uses %d", o.MHF, ch.s.tree.HashFunc())
+	}
+	if o.Has(ppsp.OptChunkSize) && o.ChunkSize != uint32(ch.s.tree.ChunkSize()) {
+		return fmt.Errorf("chunk size %d, swarm uses %d", o.ChunkSize, ch.s.tree.ChunkSize())
+	}
+	ctx, err := ppsp.Context{}.Apply(o)
+	if err != nil {
+		return err
+	}
+	if o.Has(ppsp.OptCAM) && o.CAM == ppsp.CAMByteRanges64 {
+		return errors.New("byte-range chunk addressing unsupported")
+	}
+	ctx.ChunkSize = ch.s.tree.ChunkSize()
+	ch.ctx = ctx
+	return nil
+}
+
+// sendHandshakeReply answers the peer's handshake, with our HAVEs when we
+// upload (RFC 7574 §8.4: light payload allowed in the first datagrams).
+func (ch *channel) sendHandshakeReply() {
+	b := ppsp.AppendHeader(ch.e.out[:0], ch.remote)
+	o := ch.handshakeOptions(false)
+	o.SetCAM(ch.ctx.CAM)
+	b, err := ppsp.AppendHandshake(b, ch.local, o)
+	if err != nil {
+		return
+	}
+	if ch.s.mode == ModePeer && ch.s.have != nil {
+		b = ch.appendHaves(b, 3*int(ch.bytesIn)-len(b))
+	}
+	if ch.weChoke {
+		b = ppsp.AppendChoke(b)
+	}
+	ch.write(b)
+}
+
+// appendHaves appends HAVE messages for our verified chunks, as many whole
+// bins as fit in room bytes.
+func (ch *channel) appendHaves(b []byte, room int) []byte {
+	n := ch.s.tree.NumChunks()
+	size := 1 + ch.ctx.CAM.SpecSize()
+	for c := uint64(0); c < n && room >= size; {
+		if !ch.s.have.has(c) {
+			c = nextSet(ch.s.have, c, n)
+			continue
+		}
+		// Largest aligned bin of verified chunks starting at c.
+		b0 := merkle.ChunkBin(c)
+		for {
+			p := b0.Parent()
+			f, l := p.Base()
+			if f != c || l >= n || !ch.s.have.all(f, l) {
+				break
+			}
+			b0 = p
+		}
+		f, l := b0.Base()
+		var err error
+		b, err = ppsp.AppendHave(b, ch.ctx, ppsp.Spec{Start: f, End: l})
+		if err != nil {
+			return b
+		}
+		room -= size
+		c = l + 1
+	}
+	return b
+}
+
+func nextSet(s bitset, from, n uint64) uint64 {
+	for i := from; i < n; {
+		w := s[i>>6] &^ (1<<(i&63) - 1)
+		if w != 0 {
+			j := i&^63 + uint64(trailingZeros(w))
+			return min(j, n)
+		}
+		i = (i | 63) + 1
+	}
+	return n
+}
+
+// write sends a datagram on this channel, honouring the amplification
+// limit: before the peer proved its address it never gets more than three
+// times what it sent.
+func (ch *channel) write(b []byte) bool {
+	if !ch.confirmed && ch.bytesOut+uint64(len(b)) > 3*ch.bytesIn {
+		return false
+	}
+	if err := ch.e.send(b, ch.addr); err != nil {
+		return false
+	}
+	ch.bytesOut += uint64(len(b))
+	ch.lastSend = ch.e.cfg.Now()
+	ch.sentSinceRecv++
+	return true
+}
+
+// close ends the channel; with explicit, the peer is told (RFC 7574 §8.4:
+// a handshake with source channel 0).
+func (ch *channel) close(reason string, explicit bool) {
+	if ch.state == stateClosed {
+		return
+	}
+	if explicit && ch.remote != 0 {
+		b := ppsp.AppendHeader(ch.e.out[:0], ch.remote)
+		b = ppsp.AppendClose(b)
+		ch.write(b)
+	}
+	ch.e.log.Debug("channel closed", "peer", ch.addr, "swarm", ch.s, "reason", reason)
+	ch.state = stateClosed
+	s := ch.s
+	s.release(ch)
+	if s.sizeProbe == ch {
+		s.sizeProbe = nil
+	}
+	if ch.peerHas != nil && s.avail != nil {
+		n := s.tree.NumChunks()
+		for c := nextSet(ch.peerHas, 0, n); c < n; c = nextSet(ch.peerHas, c+1, n) {
+			if s.avail[c] > 0 {
+				s.avail[c]--
+			}
+		}
+	}
+	delete(s.channels, ch.local)
+	delete(ch.e.channels, ch.local)
+}
+
+// misbehave drops a peer that broke the protocol or sent data that failed
+// verification, and bans it from the swarm.
+func (ch *channel) misbehave(err error) {
+	ch.e.log.Info("dropping peer", "peer", ch.addr, "swarm", ch.s, "err", err)
+	ch.s.stats.PeersDropped++
+	ch.s.ban(ch.addr)
+	ch.close(err.Error(), true)
+}
+
+func (ch *channel) tick(now time.Time) {
+	switch ch.state {
+	case stateHandshake:
+		if now.Sub(ch.opened) > ch.e.cfg.HandshakeTimeout {
+			ch.close("handshake timeout", false)
+			return
+		}
+		if now.After(ch.hsNext) {
+			ch.sendHandshake()
+		}
+		return
+	case stateClosed:
+		return
+	}
+	if now.Sub(ch.lastRecv) > ch.e.cfg.DeadPeer && ch.sentSinceRecv >= 3 {
+		ch.close("dead peer", false)
+		return
+	}
+	ch.detectLoss(now, true)
+	ch.fillSend(now)
+	ch.s.requestTimeouts(ch, now)
+	ch.topUp(now)
+	ch.flush()
+	if now.Sub(ch.lastSend) > ch.e.cfg.KeepAlive {
+		ch.write(ppsp.AppendHeader(ch.e.out[:0], ch.remote)) // keep-alive
+	}
+}

@@ -1,0 +1,174 @@
+package swarm
+
+import (
+	"slices"
+	"time"
+
+	"github.com/swarmgate/swarmgate/internal/ppsp"
+)
+
+// Request windows, in chunks per peer.
+const (
+	minReqWindow = 16
+	maxReqWindow = 8192
+)
+
+// requestTimeout is how long a peer may leave our requests unanswered
+// before they go to others.
+const requestTimeout = 3 * time.Second
+
+// staleRequest is the age at which one request is given up and picked again.
+const staleRequest = 10 * time.Second
+
+// topUp keeps the peer's request pipeline full.
+func (ch *channel) topUp(now time.Time) {
+	s := ch.s
+	if ch.state != stateOpen || s.complete || s.closed || ch.peerChoking || s.err != nil {
+		return
+	}
+	if s.tree.NumChunks() == 0 {
+		// Ask one peer for one chunk: the reply carries the peak hashes,
+		// which prove the content size (RFC 7574 §5.3).
+		if s.sizeProbe == nil || s.sizeProbe.state == stateClosed || now.Sub(s.sizeProbeAt) > 2*time.Second {
+			s.sizeProbe, s.sizeProbeAt = ch, now
+			c := uint64(0)
+			if len(ch.pendingHave) > 0 {
+				c = ch.pendingHave[0].Start
+			}
+			ch.specMsg(ppsp.MsgRequest, c, c, 0)
+		}
+		return
+	}
+	if ch.outstanding > ch.reqWindow/2 {
+		return
+	}
+	picks := s.pick(ch, ch.reqWindow-ch.outstanding, s.e.pickBuf[:0])
+	s.e.pickBuf = picks[:0]
+	if len(picks) == 0 {
+		return
+	}
+	if ch.outstanding <= 0 {
+		ch.reqSince = now
+	}
+	for i := 0; i < len(picks); {
+		j := i + 1
+		for j < len(picks) && picks[j] == picks[j-1]+1 {
+			j++
+		}
+		ch.specMsg(ppsp.MsgRequest, picks[i], picks[j-1], 0)
+		i = j
+	}
+	for _, c := range picks {
+		if r := s.req[c]; r != nil {
+			r.owners[1] = ch // endgame duplicate
+		} else {
+			s.req[c] = &request{owners: [2]*channel{ch, nil}, at: now}
+			s.reqd.set(c)
+		}
+		ch.outstanding++
+	}
+}
+
+// pick chooses up to max chunks to request from ch: first in order from the
+// playhead through the streaming window, then rarest first beyond it
+// (lowest index among equals), then, when everything missing is already
+// requested, duplicates of others' requests (endgame).
+func (s *Swarm) pick(ch *channel, max int, out []uint64) []uint64 {
+	n := s.tree.NumChunks()
+	if max <= 0 || n == 0 {
+		return out
+	}
+	ph := min(s.playhead, n-1)
+	start := s.have.nextClear(ph, n)
+	end := min(start+s.window, n)
+	out = s.scan(ch, start, end, max, out)
+	if len(out) >= max {
+		return out
+	}
+	// Rarest first over a bounded horizon of candidates.
+	horizon := 4 * (max - len(out))
+	cands := s.e.candBuf[:0]
+	cands = s.scan(ch, end, n, horizon, cands)
+	if len(cands) < horizon {
+		cands = s.scan(ch, 0, min(start, n), horizon-len(cands), cands)
+	}
+	slices.SortStableFunc(cands, func(a, b uint64) int { return int(s.avail[a]) - int(s.avail[b]) })
+	for _, c := range cands {
+		if len(out) >= max {
+			break
+		}
+		out = append(out, c)
+	}
+	s.e.candBuf = cands[:0]
+	slices.Sort(out)
+	if len(out) > 0 || n-s.nhave > uint64(max) {
+		return out
+	}
+	// Endgame: every missing chunk is requested; ask this peer too.
+	for c, r := range s.req {
+		if len(out) >= max || len(out) >= 64 {
+			break
+		}
+		if r.owners[1] == nil && r.owners[0] != ch && ch.peerHas.has(c) {
+			out = append(out, c)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// scan appends chunks in [from, to) that ch has and nobody is fetching.
+func (s *Swarm) scan(ch *channel, from, to uint64, max int, out []uint64) []uint64 {
+	if from >= to || max <= 0 {
+		return out
+	}
+	for w := from >> 6; w <= (to-1)>>6 && max > 0; w++ {
+		m := ch.peerHas[w] &^ s.have[w] &^ s.reqd[w]
+		if m == 0 {
+			continue
+		}
+		for m != 0 && max > 0 {
+			bit := uint64(trailingZeros(m))
+			m &= m - 1
+			c := w<<6 | bit
+			if c < from || c >= to {
+				continue
+			}
+			out = append(out, c)
+			max--
+		}
+	}
+	return out
+}
+
+// requestTimeouts hands a silent peer's requests to others.
+func (s *Swarm) requestTimeouts(ch *channel, now time.Time) {
+	if ch.outstanding <= 0 {
+		return
+	}
+	ref := ch.lastData
+	if ch.reqSince.After(ref) {
+		ref = ch.reqSince
+	}
+	if now.Sub(ref) < requestTimeout {
+		return
+	}
+	s.release(ch)
+	ch.reqWindow = max(minReqWindow, ch.reqWindow/4)
+}
+
+// expireRequests drops requests older than staleRequest.
+func (s *Swarm) expireRequests(now time.Time) {
+	for c, r := range s.req {
+		if now.Sub(r.at) < staleRequest {
+			continue
+		}
+		for _, o := range r.owners {
+			if o != nil {
+				o.outstanding--
+			}
+		}
+		delete(s.req, c)
+		s.reqd.clear(c)
+	}
+}

@@ -1,0 +1,437 @@
+package swarm
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"time"
+
+	"github.com/swarmgate/swarmgate/internal/merkle"
+	"github.com/swarmgate/swarmgate/internal/ppsp"
+)
+
+// maxProtocolErrors is how many unparsable datagrams a peer may send before
+// it is dropped (RFC 7574 §8: SHOULD stop talking to it; one garbled
+// datagram is forgiven, a stream of them is not).
+const maxProtocolErrors = 3
+
+// onDatagram handles a datagram addressed to this channel.
+func (ch *channel) onDatagram(b []byte) {
+	now := ch.e.cfg.Now()
+	ch.lastRecv = now
+	ch.sentSinceRecv = 0
+	ch.bytesIn += uint64(len(b))
+	if !ch.initiator && ch.state == stateOpen {
+		// It used the channel ID we sent to its address: the address is real.
+		ch.confirmed = true
+	}
+	_, msgs, err := ppsp.Parse(ch.ctx, b, ch.e.msgs[:0])
+	ch.e.msgs = msgs[:0]
+	if err != nil {
+		ch.e.stats.Dropped++
+		ch.errors++
+		if ch.errors >= maxProtocolErrors {
+			ch.misbehave(fmt.Errorf("malformed datagrams: %w", err))
+		}
+		return
+	}
+	ch.handleMessages(msgs)
+	if ch.state == stateOpen {
+		ch.fillSend(now)
+		ch.topUp(now)
+	}
+	ch.flush()
+}
+
+// handleMessages processes the messages of one datagram in order (RFC 7574
+// §8); DATA, which comes last, is verified after the INTEGRITY before it.
+func (ch *channel) handleMessages(msgs []ppsp.Message) {
+	e := ch.e
+	now := e.cfg.Now()
+	cands := e.cands[:0]
+	chunks := e.chunks[:0]
+	var ts uint64
+	for i := range msgs {
+		if ch.state == stateClosed {
+			return
+		}
+		m := &msgs[i]
+		if ch.state == stateHandshake && m.Type != ppsp.MsgHandshake {
+			return // nothing counts before the handshake reply
+		}
+		switch m.Type {
+		case ppsp.MsgHandshake:
+			if m.IsClose() {
+				ch.close("peer closed", false)
+				return
+			}
+			if ch.state == stateHandshake && ch.initiator {
+				if err := ch.checkOptions(&m.Options); err != nil {
+					ch.misbehave(err)
+					return
+				}
+				ch.remote = m.SrcChannel
+				if ch.e.cfg.Compat != CompatLibswift {
+					ch.rfc = m.Options.Has(ppsp.OptChunkSize)
+				}
+				ch.state = stateOpen
+				ch.cc = newLedbat(ch.mss())
+				if ch.weChoke {
+					ch.ctlMsg(func(b []byte) ([]byte, error) { return ppsp.AppendChoke(b), nil })
+				}
+				if ch.s.mode == ModePeer && ch.s.have != nil && ch.s.nhave > 0 {
+					ch.ctlBegin()
+					ch.ctl = ch.appendHaves(ch.ctl, ch.maxDgram-len(ch.ctl)-64)
+					ch.ctlMsgs++
+				}
+				ch.ctlMsg(func(b []byte) ([]byte, error) { return ppsp.AppendPexReq(b), nil })
+			}
+		case ppsp.MsgHave:
+			ch.onHave(m.Spec)
+		case ppsp.MsgAck:
+			ch.onAck(m.Spec, m.Delay, now)
+		case ppsp.MsgIntegrity:
+			b, ok := m.Spec.Bin()
+			if !ok {
+				ch.misbehave(fmt.Errorf("INTEGRITY %v is not a bin", m.Spec))
+				return
+			}
+			cands = append(cands, merkle.Node{Bin: merkle.Bin(b), Hash: m.Hash})
+		case ppsp.MsgData:
+			if m.Spec.Start != m.Spec.End {
+				ch.misbehave(fmt.Errorf("DATA %v is not one chunk", m.Spec))
+				return
+			}
+			chunks = append(chunks, merkle.Chunk{Index: m.Spec.Start, Data: m.Payload})
+			ts = m.Timestamp
+		case ppsp.MsgRequest:
+			ch.onRequest(m.Spec)
+		case ppsp.MsgCancel:
+			ch.onCancel(m.Spec)
+		case ppsp.MsgChoke:
+			ch.peerChoking = true
+			ch.s.release(ch)
+		case ppsp.MsgUnchoke:
+			ch.peerChoking = false
+		case ppsp.MsgPexReq:
+			ch.onPexReq(now)
+		case ppsp.MsgPexResV4, ppsp.MsgPexResV6:
+			ch.s.onPexRes(m.Addr, now)
+		}
+	}
+	e.cands, e.chunks = cands[:0], chunks[:0]
+	if len(chunks) > 0 {
+		ch.onChunks(cands, chunks, ts, now)
+	} else if len(cands) > 0 {
+		ch.retain(cands)
+	}
+}
+
+// retain keeps INTEGRITY hashes that came without DATA (the hashes of a
+// chunk that did not fit one datagram, RFC 7574 §5.4) for this peer's next
+// DATA. Bounded; only ever used to verify this peer's own chunks.
+func (ch *channel) retain(cands []merkle.Node) {
+	const maxRetained = 256
+	for _, c := range cands {
+		if len(ch.retained) >= maxRetained {
+			ch.retained = ch.retained[:0]
+			ch.retainedBuf = ch.retainedBuf[:0]
+		}
+		off := len(ch.retainedBuf)
+		ch.retainedBuf = append(ch.retainedBuf, c.Hash...)
+		ch.retained = append(ch.retained, merkle.Node{Bin: c.Bin, Hash: ch.retainedBuf[off:len(ch.retainedBuf):len(ch.retainedBuf)]})
+	}
+	// Re-slice after possible reallocation of retainedBuf.
+	off := 0
+	for i := range ch.retained {
+		n := len(ch.retained[i].Hash)
+		ch.retained[i].Hash = ch.retainedBuf[off : off+n : off+n]
+		off += n
+	}
+}
+
+// onHave records chunks the peer announces.
+func (ch *channel) onHave(sp ppsp.Spec) {
+	if sp.IsEmpty() {
+		return
+	}
+	if ch.peerHas == nil {
+		if len(ch.pendingHave) < 1024 {
+			ch.pendingHave = append(ch.pendingHave, sp)
+		}
+		return
+	}
+	ch.addPeerHas(sp.Start, sp.End)
+}
+
+// addPeerHas marks [first, last] as held by the peer and counts availability.
+func (ch *channel) addPeerHas(first, last uint64) {
+	n := ch.s.tree.NumChunks()
+	if first >= n {
+		return
+	}
+	last = min(last, n-1)
+	s := ch.s
+	if ch.peerHas.all(first, last) {
+		return
+	}
+	for c := first; c <= last; c++ {
+		if !ch.peerHas.has(c) {
+			ch.peerHas.set(c)
+			ch.peerCount++
+			if s.avail != nil && s.avail[c] < ^uint16(0) {
+				s.avail[c]++
+			}
+		}
+	}
+}
+
+// onChunks verifies and stores the DATA of one datagram.
+func (ch *channel) onChunks(cands []merkle.Node, chunks []merkle.Chunk, ts uint64, now time.Time) {
+	s := ch.s
+	if s.complete && s.mode == ModeLeech {
+		return
+	}
+	tree := s.tree
+	if tree.NumChunks() == 0 {
+		if err := s.learnSize(cands); err != nil {
+			ch.misbehave(err)
+			return
+		}
+		if tree.NumChunks() == 0 {
+			return
+		}
+	}
+	if len(ch.retained) > 0 {
+		cands = append(cands, ch.retained...)
+	}
+	var bad error
+	acks := ch.e.ackBuf[:0]
+	ch.e.newly = tree.Verify(cands, chunks, ch.e.newly[:0], func(i int, err error) {
+		c := chunks[i].Index
+		switch {
+		case err == nil:
+			ch.lastData = now
+			acks = append(acks, c)
+			if s.have.has(c) {
+				s.stats.Duplicates++
+				return
+			}
+			if s.err != nil {
+				return
+			}
+			if c == tree.NumChunks()-1 {
+				if l, ok := tree.Length(); ok {
+					if err := s.st.SetLength(l); err != nil {
+						s.fail(fmt.Errorf("swarm: store length: %w", err))
+						return
+					}
+				}
+			}
+			if err := s.st.WriteChunk(c, chunks[i].Data); err != nil {
+				s.fail(fmt.Errorf("swarm: store chunk %d: %w", c, err))
+				return
+			}
+			s.stats.BytesDownloaded += uint64(len(chunks[i].Data))
+			s.onVerified(c, ch)
+			if ch.reqWindow < maxReqWindow {
+				ch.reqWindow++
+			}
+		case errors.Is(err, merkle.ErrMissingHash):
+			s.stats.Unverifiable++
+		default:
+			if bad == nil {
+				bad = err
+			}
+		}
+	})
+	ch.e.ackBuf = acks[:0]
+	if s.err == nil && len(ch.e.newly) > 0 {
+		ch.persistHashes(ch.e.newly)
+	}
+	if bad != nil {
+		ch.misbehave(bad)
+		return
+	}
+	if len(ch.retained) > 0 {
+		ch.retained = ch.retained[:0]
+		ch.retainedBuf = ch.retainedBuf[:0]
+	}
+	if len(acks) > 0 {
+		delay := uint64(now.UnixMicro()) - ts
+		ch.queueAcks(acks, delay)
+	}
+	s.checkComplete()
+}
+
+// persistHashes stores newly verified tree nodes.
+func (ch *channel) persistHashes(bins []merkle.Bin) {
+	s := ch.s
+	hs := s.tree.HashFunc().Size()
+	buf := ch.e.hashBuf[:0]
+	ids := ch.e.binBuf[:0]
+	for _, b := range bins {
+		h := s.tree.Hash(b)
+		if h == nil {
+			continue
+		}
+		ids = append(ids, uint64(b))
+		buf = append(buf, h[:hs]...)
+	}
+	if err := s.st.PutHashes(ids, buf); err != nil {
+		s.fail(fmt.Errorf("swarm: store hashes: %w", err))
+	}
+	ch.e.hashBuf, ch.e.binBuf = buf[:0], ids[:0]
+}
+
+// learnSize verifies the peak hashes at the head of cands (RFC 7574 §5.3):
+// the first INTEGRITY messages a seeder sends.
+func (s *Swarm) learnSize(cands []merkle.Node) error {
+	var peaks []merkle.Node
+	next := uint64(0)
+	for _, c := range cands {
+		f, l := c.Bin.Base()
+		if f != next || (len(peaks) > 0 && c.Bin.Width() >= peaks[len(peaks)-1].Bin.Width()) {
+			break
+		}
+		peaks = append(peaks, c)
+		next = l + 1
+	}
+	for k := len(peaks); k > 0; k-- {
+		err := s.tree.SetPeaks(peaks[:k])
+		if err == nil {
+			if l := s.tree.NumChunks() * uint64(s.tree.ChunkSize()); s.st.Info().Length < 0 {
+				if err := s.st.SetLength(int64(l)); err != nil {
+					return fmt.Errorf("store length: %w", err)
+				}
+			}
+			s.sizeKnown()
+			return nil
+		}
+		if errors.Is(err, merkle.ErrMismatch) {
+			return err
+		}
+	}
+	return nil
+}
+
+// onRequest queues chunks the peer asks for (RFC 7574 §3.7), served in
+// order, unless we do not upload.
+func (ch *channel) onRequest(sp ppsp.Spec) {
+	if ch.weChoke || ch.s.mode == ModeLeech || sp.IsEmpty() {
+		return
+	}
+	n := ch.s.tree.NumChunks()
+	if n == 0 || sp.Start >= n {
+		return
+	}
+	const maxWant = 4096
+	if len(ch.want) >= maxWant {
+		return
+	}
+	ch.want = append(ch.want, span{sp.Start, min(sp.End, n-1)})
+}
+
+// onCancel removes chunks from what the peer wants (RFC 7574 §3.8).
+func (ch *channel) onCancel(sp ppsp.Spec) {
+	if sp.IsEmpty() {
+		return
+	}
+	out := ch.want[:0]
+	for _, w := range ch.want {
+		if w.last < sp.Start || w.first > sp.End {
+			out = append(out, w)
+			continue
+		}
+		if w.first < sp.Start {
+			out = append(out, span{w.first, sp.Start - 1})
+		}
+		if w.last > sp.End {
+			out = append(out, span{sp.End + 1, w.last})
+		}
+	}
+	ch.want = out
+	// Do not retransmit cancelled chunks.
+	rx := ch.retx[:0]
+	for _, c := range ch.retx {
+		if c < sp.Start || c > sp.End {
+			rx = append(rx, c)
+		}
+	}
+	ch.retx = rx
+}
+
+// onPexReq answers with peers of the swarm we talked to in the last 60 s
+// (RFC 7574 §3.9), and introduces the requester to each of them within
+// two seconds so both sides open their NATs (thesis ch. 9, Swift PEX).
+func (ch *channel) onPexReq(now time.Time) {
+	s := ch.s
+	if s.mode == ModeLeech {
+		return // phones do not route
+	}
+	n := 0
+	for _, o := range s.channels {
+		if o == ch || o.state != stateOpen || now.Sub(o.lastRecv) > time.Minute || n >= 16 {
+			continue
+		}
+		if !pexShareable(o.addr, ch.addr) {
+			continue
+		}
+		if ch.queuePex(o.addr) {
+			n++
+			// Mutual introduction: tell o about ch.
+			if t, ok := o.pexIntro[addrKey(ch.addr)]; !ok || now.Sub(t) > time.Minute {
+				if pexShareable(ch.addr, o.addr) && o.queuePex(ch.addr) {
+					o.pexIntro[addrKey(ch.addr)] = now
+					o.flush()
+				}
+			}
+		}
+	}
+}
+
+// pexShareable reports whether addr may be told to to: private and
+// link-local addresses only to private requesters (RFC 7574 §3.9).
+func pexShareable(addr, to net.Addr) bool {
+	a, ok1 := addr.(*net.UDPAddr)
+	t, ok2 := to.(*net.UDPAddr)
+	if !ok1 || !ok2 {
+		return false
+	}
+	local := func(u *net.UDPAddr) bool {
+		return u.IP.IsPrivate() || u.IP.IsLoopback() || u.IP.IsLinkLocalUnicast()
+	}
+	return !local(a) || local(t)
+}
+
+func (ch *channel) queuePex(a net.Addr) bool {
+	u, ok := a.(*net.UDPAddr)
+	if !ok {
+		return false
+	}
+	ap := u.AddrPort()
+	if ap.Addr().Is4() || ap.Addr().Is4In6() {
+		ap = netipAddrPort4(ap)
+		return ch.ctlMsg(func(b []byte) ([]byte, error) { return ppsp.AppendPexResV4(b, ap) })
+	}
+	return ch.ctlMsg(func(b []byte) ([]byte, error) { return ppsp.AppendPexResV6(b, ap) })
+}
+
+// onPexRes learns a peer; it is a hint, connected to when there is room.
+func (s *Swarm) onPexRes(ap netipAddrPort, now time.Time) {
+	if !ap.IsValid() || ap.Port() == 0 || ap.Addr().IsUnspecified() || ap.Addr().IsMulticast() {
+		return
+	}
+	if s.complete && s.mode == ModeLeech {
+		return
+	}
+	a := udpAddr(ap)
+	k := addrKey(a)
+	if _, ok := s.known[k]; ok || len(s.known) >= 1024 {
+		return
+	}
+	s.known[k] = a
+	if len(s.channels) < s.e.cfg.MaxPeers {
+		s.connect(a)
+	}
+}

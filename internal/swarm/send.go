@@ -1,0 +1,357 @@
+package swarm
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/swarmgate/swarmgate/internal/merkle"
+	"github.com/swarmgate/swarmgate/internal/ppsp"
+)
+
+// flight is one DATA datagram in flight: a run of consecutive chunks.
+type flight struct {
+	seq   uint64
+	first uint64
+	n     int
+	acked int
+	bytes int
+	sent  time.Time
+	retx  bool
+	done  bool
+}
+
+// dupThresh is how many later datagrams must be acknowledged before an
+// unacknowledged one counts as lost (as TCP's three duplicate ACKs).
+const dupThresh = 3
+
+func (ch *channel) servable(c uint64) bool {
+	if !ch.s.have.has(c) || ch.peerHas.has(c) {
+		return false
+	}
+	_, inflight := ch.flightOf[c]
+	return !inflight
+}
+
+// nextRun returns the next run of chunks to send: retransmissions first,
+// then the peer's requests in order (RFC 7574 §3.7).
+func (ch *channel) nextRun(k int) (first uint64, n int, retx bool) {
+	for len(ch.retx) > 0 {
+		c := ch.retx[0]
+		if !ch.servable(c) {
+			ch.retx = ch.retx[1:]
+			continue
+		}
+		n = 1
+		for n < k && n < len(ch.retx) && ch.retx[n] == c+uint64(n) && ch.servable(ch.retx[n]) {
+			n++
+		}
+		ch.retx = ch.retx[n:]
+		return c, n, true
+	}
+	nc := ch.s.tree.NumChunks()
+	for len(ch.want) > 0 {
+		w := &ch.want[0]
+		for w.first <= w.last && !ch.servable(w.first) {
+			if !ch.s.have.has(w.first) {
+				w.first = nextSet(ch.s.have, w.first, nc)
+				continue
+			}
+			w.first++
+		}
+		if w.first > w.last {
+			ch.want = ch.want[1:]
+			continue
+		}
+		first = w.first
+		n = 1
+		// End runs on a multiple of k: aligned runs are whole subtrees.
+		lim := k - int(first%uint64(k))
+		for n < lim && first+uint64(n) <= w.last && ch.servable(first+uint64(n)) {
+			n++
+		}
+		w.first += uint64(n)
+		if w.first > w.last || w.first == 0 {
+			ch.want = ch.want[1:]
+		}
+		return first, n, false
+	}
+	return 0, 0, false
+}
+
+// fillSend sends DATA while the congestion window allows.
+func (ch *channel) fillSend(now time.Time) {
+	if ch.state != stateOpen || ch.weChoke || ch.s.mode == ModeLeech || ch.s.have == nil || ch.s.err != nil {
+		return
+	}
+	k := ch.chunksPerDatagram()
+	for ch.inflightBytes < ch.cc.window() {
+		first, n, retx := ch.nextRun(k)
+		if n == 0 {
+			return
+		}
+		if !ch.sendData(first, n, retx, now) {
+			return
+		}
+	}
+}
+
+// sendData sends chunks [first, first+n) with the hashes the peer needs
+// to verify them (RFC 7574 §5.4): the peaks before the first DATA, then
+// uncles highest layer first, skipping those the peer provably has.
+func (ch *channel) sendData(first uint64, n int, retx bool, now time.Time) bool {
+	s, e := ch.s, ch.e
+	tree := s.tree
+	cs := tree.ChunkSize()
+	hs := tree.HashFunc().Size()
+	nodes := e.uncles[:0]
+	if !ch.peaksSent || (retx && ch.peerCount == 0) {
+		nodes = append(nodes, tree.Peaks()...)
+	}
+	nodes = ch.unclesFor(nodes, first, first+uint64(n)-1, retx)
+	e.uncles = nodes[:0]
+	specSize := ch.ctx.CAM.SpecSize()
+	intSize := 1 + specSize + hs
+	dataSize := 1 + specSize + 8 + cs
+	// Hashes that do not fit with the data go first, on their own (§5.4).
+	b := ppsp.AppendHeader(e.out[:0], ch.remote)
+	for len(nodes) > 0 && 4+len(nodes)*intSize+n*dataSize > ch.maxDgram {
+		b = ppsp.AppendHeader(e.out[:0], ch.remote)
+		for len(nodes) > 0 && len(b)+intSize <= ch.maxDgram {
+			var err error
+			if b, err = ch.appendIntegrity(b, nodes[0]); err != nil {
+				return false
+			}
+			nodes = nodes[1:]
+		}
+		ch.write(b)
+		b = ppsp.AppendHeader(e.out[:0], ch.remote)
+	}
+	for _, nd := range nodes {
+		var err error
+		if b, err = ch.appendIntegrity(b, nd); err != nil {
+			return false
+		}
+	}
+	ts := uint64(now.UnixMicro())
+	if cap(e.chunk) < cs {
+		e.chunk = make([]byte, cs)
+	}
+	content := 0
+	for i := 0; i < n; i++ {
+		c := first + uint64(i)
+		k, err := s.st.ReadChunk(c, e.chunk[:cs])
+		if err != nil {
+			s.fail(fmt.Errorf("swarm: read chunk %d: %w", c, err))
+			return false
+		}
+		if b, err = ppsp.AppendData(b, ch.ctx, ppsp.Chunk(c), ts, e.chunk[:k]); err != nil {
+			return false
+		}
+		content += k
+	}
+	if !ch.write(b) {
+		return false
+	}
+	ch.peaksSent = true
+	seq := ch.nextSeq
+	ch.nextSeq++
+	ch.flights = append(ch.flights, flight{seq: seq, first: first, n: n, bytes: content, sent: now, retx: retx})
+	for i := 0; i < n; i++ {
+		ch.flightOf[first+uint64(i)] = seq
+	}
+	ch.inflightBytes += content
+	ch.uploaded += uint64(content)
+	s.stats.ChunksServed += uint64(n)
+	s.stats.BytesUploaded += uint64(content)
+	if retx {
+		s.stats.Retransmits += uint64(n)
+	}
+	return true
+}
+
+func (ch *channel) appendIntegrity(b []byte, nd merkle.Bin) ([]byte, error) {
+	f, l := nd.Base()
+	ch.sentHash.set(uint64(nd))
+	return ppsp.AppendIntegrity(b, ch.ctx, ppsp.Spec{Start: f, End: l}, ch.s.tree.Hash(nd))
+}
+
+// unclesFor appends the uncles the peer needs for chunks [first, last],
+// highest layer first. Uncles inside the run are computable by the peer
+// from the data itself; uncles under a parent of which the peer has a
+// verified chunk are known to it; uncles sent before are skipped unless
+// this is a retransmission (their datagram may have been the lost one).
+func (ch *channel) unclesFor(dst []merkle.Bin, first, last uint64, retx bool) []merkle.Bin {
+	tree := ch.s.tree
+	knows := func(p merkle.Bin) bool {
+		f, l := p.Base()
+		return ch.peerHas.any(f, l)
+	}
+	start := len(dst)
+	for c := first; c <= last; {
+		// Largest aligned bin starting at c within the run.
+		b := merkle.ChunkBin(c)
+		for {
+			p := b.Parent()
+			f, l := p.Base()
+			if f != c || l > last {
+				break
+			}
+			b = p
+		}
+		tmp := tree.Uncles(ch.e.tmpBins[:0], b, knows)
+		ch.e.tmpBins = tmp[:0]
+	next:
+		for _, u := range tmp {
+			uf, ul := u.Base()
+			if uf >= first && ul <= last {
+				continue
+			}
+			if !retx && ch.sentHash.has(uint64(u)) {
+				continue
+			}
+			for _, d := range dst[start:] {
+				if d == u {
+					continue next
+				}
+			}
+			dst = append(dst, u)
+		}
+		_, l := b.Base()
+		c = l + 1
+	}
+	// Highest layer first (insertion sort: a handful of entries).
+	un := dst[start:]
+	for i := 1; i < len(un); i++ {
+		for j := i; j > 0 && un[j].Layer() > un[j-1].Layer(); j-- {
+			un[j], un[j-1] = un[j-1], un[j]
+		}
+	}
+	return dst
+}
+
+func (ch *channel) flight(seq uint64) *flight {
+	if seq < ch.flightBase {
+		return nil
+	}
+	i := seq - ch.flightBase
+	if i >= uint64(len(ch.flights)) {
+		return nil
+	}
+	return &ch.flights[i]
+}
+
+// onAck handles an acknowledgement: the peer verified and stored these
+// chunks; its delay sample drives LEDBAT.
+func (ch *channel) onAck(sp ppsp.Spec, delay uint64, now time.Time) {
+	if sp.IsEmpty() {
+		return
+	}
+	if ch.peerHas == nil {
+		ch.onHave(sp)
+		return
+	}
+	n := ch.s.tree.NumChunks()
+	if sp.Start >= n {
+		return
+	}
+	end := min(sp.End, n-1)
+	ch.addPeerHas(sp.Start, end)
+	ch.cc.onDelay(now, int64(delay))
+	before := ch.inflightBytes
+	acked := 0
+	ackOne := func(c uint64) {
+		seq, ok := ch.flightOf[c]
+		if !ok {
+			return
+		}
+		delete(ch.flightOf, c)
+		f := ch.flight(seq)
+		if f == nil || f.done {
+			return
+		}
+		f.acked++
+		if f.acked < f.n {
+			return
+		}
+		f.done = true
+		ch.inflightBytes -= f.bytes
+		acked += f.bytes
+		if !f.retx {
+			ch.cc.onRTT(now.Sub(f.sent))
+		}
+		if !ch.anyAcked || seq > ch.highestAcked {
+			ch.highestAcked, ch.anyAcked = seq, true
+		}
+	}
+	if end-sp.Start < uint64(2*len(ch.flightOf)+8) {
+		for c := sp.Start; c <= end; c++ {
+			ackOne(c)
+		}
+	} else {
+		for c := range ch.flightOf {
+			if c >= sp.Start && c <= end {
+				ackOne(c)
+			}
+		}
+	}
+	if acked > 0 {
+		ch.cc.onAck(acked, before)
+	}
+	ch.detectLoss(now, false)
+}
+
+// detectLoss declares flights lost after dupThresh later ones were
+// acknowledged, or, with timers, after the retransmission timeout; their
+// chunks are queued again and the window shrinks.
+func (ch *channel) detectLoss(now time.Time, timers bool) {
+	lost, timeout := false, false
+	rto := ch.cc.rto()
+	for ch.flightHead < len(ch.flights) {
+		f := &ch.flights[ch.flightHead]
+		switch {
+		case f.done:
+		case ch.anyAcked && f.seq+dupThresh <= ch.highestAcked:
+			lost = true
+			ch.loseFlight(f)
+		case timers && now.Sub(f.sent) > rto:
+			timeout = true
+			ch.loseFlight(f)
+		default:
+			goto compact
+		}
+		ch.flightHead++
+	}
+compact:
+	if ch.flightHead > 256 && ch.flightHead*2 > len(ch.flights) {
+		k := copy(ch.flights, ch.flights[ch.flightHead:])
+		ch.flights = ch.flights[:k]
+		ch.flightBase += uint64(ch.flightHead)
+		ch.flightHead = 0
+	}
+	if timeout {
+		ch.cc.onTimeout(now)
+	} else if lost {
+		ch.cc.onLoss(now)
+	}
+	if lost || timeout {
+		// The lost datagram may have carried hashes: send them again.
+		clear(ch.sentHash)
+		if ch.peerCount == 0 {
+			ch.peaksSent = false
+		}
+	}
+}
+
+func (ch *channel) loseFlight(f *flight) {
+	for i := 0; i < f.n; i++ {
+		c := f.first + uint64(i)
+		if seq, ok := ch.flightOf[c]; ok && seq == f.seq {
+			delete(ch.flightOf, c)
+			if !ch.peerHas.has(c) {
+				ch.retx = append(ch.retx, c)
+			}
+		}
+	}
+	ch.inflightBytes -= f.bytes
+	f.done = true
+}

@@ -1,0 +1,445 @@
+package swarm
+
+import (
+	"bytes"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"time"
+
+	"github.com/swarmgate/swarmgate/internal/merkle"
+	"github.com/swarmgate/swarmgate/internal/store"
+)
+
+// Mode is what a swarm member does besides downloading.
+type Mode int
+
+const (
+	// ModePeer downloads and uploads: a desktop peer, a seeder, a booster.
+	ModePeer Mode = iota
+	// ModeLeech downloads only (a phone): it never uploads DATA, never sends
+	// HAVE, chokes every peer, never answers PEX, and closes every channel
+	// once complete.
+	ModeLeech
+)
+
+// SwarmConfig describes one swarm to join.
+type SwarmConfig struct {
+	// Store holds the content and its verification state. Required; its
+	// Info gives the swarm ID, hash function and chunk size.
+	Store store.Swarm
+	// Mode selects what the engine does for this swarm. Default ModePeer.
+	Mode Mode
+	// StreamWindow is the number of chunks after the playhead fetched in
+	// order before rarest-first applies. Default: 4 MiB worth of chunks.
+	StreamWindow int
+}
+
+// Swarm is the engine's view of one swarm. Its methods are safe for
+// concurrent use.
+type Swarm struct {
+	e    *Engine
+	id   []byte
+	st   store.Swarm
+	tree *merkle.Tree
+	mode Mode
+
+	window   uint64
+	playhead uint64
+
+	// Download state; nil until the size is known.
+	have        bitset
+	nhave       uint64
+	avail       []uint16
+	reqd        bitset              // chunks requested from some peer
+	req         map[uint64]*request // outstanding requests
+	sizeProbe   *channel            // the channel asked for a chunk to learn the size
+	sizeProbeAt time.Time
+	lastExpire  time.Time
+
+	storedHashes []merkle.Node // hashes from the store, applied once the size is known
+
+	channels       map[uint32]*channel
+	banned         map[string]time.Time
+	known          map[string]net.Addr // peers heard of (PEX, Connect), not all connected
+	lastConnectTry map[string]time.Time
+
+	done     chan struct{}
+	complete bool
+	closed   bool
+	err      error
+
+	stats SwarmStats
+}
+
+// request is an outstanding REQUEST of one chunk.
+type request struct {
+	owners [2]*channel // a second owner only in endgame
+	at     time.Time
+}
+
+// SwarmStats counts a swarm's traffic.
+type SwarmStats struct {
+	ChunksVerified  uint64 // chunks verified and stored this session
+	ChunksServed    uint64 // DATA messages sent (including retransmissions)
+	Retransmits     uint64
+	Duplicates      uint64 // verified chunks received that we had already
+	Unverifiable    uint64 // chunks dropped for want of an uncle hash
+	PeersDropped    uint64 // peers closed for failing verification or the protocol
+	BytesDownloaded uint64 // content bytes verified
+	BytesUploaded   uint64 // content bytes sent
+}
+
+// Add joins a swarm. Its content and state come from cfg.Store; verified
+// hashes are restored from it without re-hashing.
+func (e *Engine) Add(cfg SwarmConfig) (*Swarm, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("swarm: SwarmConfig.Store is required")
+	}
+	info := cfg.Store.Info()
+	tree, err := merkle.New(info.SwarmID, merkle.Options{HashFunc: merkle.HashFunc(info.HashFunc), ChunkSize: int(info.ChunkSize)})
+	if err != nil {
+		return nil, err
+	}
+	s := &Swarm{
+		e:              e,
+		id:             bytes.Clone(info.SwarmID),
+		st:             cfg.Store,
+		tree:           tree,
+		mode:           cfg.Mode,
+		channels:       make(map[uint32]*channel),
+		banned:         make(map[string]time.Time),
+		known:          make(map[string]net.Addr),
+		lastConnectTry: make(map[string]time.Time),
+		done:           make(chan struct{}),
+		req:            make(map[uint64]*request),
+	}
+	s.window = uint64(cfg.StreamWindow)
+	if s.window == 0 {
+		s.window = uint64(4<<20) / uint64(info.ChunkSize)
+	}
+	if err := s.restore(info); err != nil {
+		return nil, err
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return nil, errors.New("swarm: engine stopped")
+	}
+	if e.swarms[string(s.id)] != nil {
+		return nil, fmt.Errorf("swarm: %x already added", s.id)
+	}
+	e.swarms[string(s.id)] = s
+	return s, nil
+}
+
+// restore rebuilds the tree and chunk map from the store.
+func (s *Swarm) restore(info store.Info) error {
+	cs := int64(info.ChunkSize)
+	err := s.st.Hashes(func(bin uint64, h []byte) {
+		s.storedHashes = append(s.storedHashes, merkle.Node{Bin: merkle.Bin(bin), Hash: h})
+	})
+	if err != nil {
+		return fmt.Errorf("swarm: restore hashes: %w", err)
+	}
+	if info.Length <= 0 {
+		return nil // learnt from the peaks
+	}
+	n := uint64((info.Length + cs - 1) / cs)
+	exact := int64(-1)
+	if s.st.Have(n - 1) {
+		exact = info.Length
+	}
+	if err := s.tree.Restore(n, exact); err != nil {
+		return fmt.Errorf("swarm: restore: %w", err)
+	}
+	s.sizeKnown()
+	return nil
+}
+
+// sizeKnown allocates the chunk maps once the tree knows its size, and
+// applies stored hashes and verified ranges.
+func (s *Swarm) sizeKnown() {
+	n := s.tree.NumChunks()
+	s.have = newBitset(n)
+	s.reqd = newBitset(n)
+	s.avail = make([]uint16, n)
+	for _, h := range s.storedHashes {
+		if !s.tree.Known(h.Bin) {
+			s.tree.Put(h.Bin, h.Hash)
+		}
+	}
+	s.storedHashes = nil
+	for _, r := range s.st.Verified() {
+		if r.End >= n {
+			r.End = n - 1
+		}
+		s.have.setRange(r.Start, r.End)
+	}
+	s.nhave = s.have.count()
+	for _, ch := range s.channels {
+		ch.sizeKnown()
+	}
+	s.checkComplete()
+}
+
+// ID returns the swarm ID (root hash).
+func (s *Swarm) ID() []byte { return s.id }
+
+// String names the swarm in logs.
+func (s *Swarm) String() string { return hex.EncodeToString(s.id) }
+
+// Done is closed when every chunk is verified and stored.
+func (s *Swarm) Done() <-chan struct{} { return s.done }
+
+// Err returns the error that stopped the swarm (a store failure), if any.
+func (s *Swarm) Err() error {
+	s.e.mu.Lock()
+	defer s.e.mu.Unlock()
+	return s.err
+}
+
+// Progress returns verified and total chunks (total 0 while unknown).
+func (s *Swarm) Progress() (have, total uint64) {
+	s.e.mu.Lock()
+	defer s.e.mu.Unlock()
+	return s.nhave, s.tree.NumChunks()
+}
+
+// Length returns the content length once known.
+func (s *Swarm) Length() (int64, bool) {
+	s.e.mu.Lock()
+	defer s.e.mu.Unlock()
+	if l, ok := s.tree.Length(); ok {
+		return l, true
+	}
+	return 0, false
+}
+
+// Stats returns the swarm's counters.
+func (s *Swarm) Stats() SwarmStats {
+	s.e.mu.Lock()
+	defer s.e.mu.Unlock()
+	return s.stats
+}
+
+// SetPlayhead tells the picker where playback is: chunks from there on are
+// fetched in order first.
+func (s *Swarm) SetPlayhead(chunk uint64) {
+	s.e.mu.Lock()
+	defer s.e.mu.Unlock()
+	s.playhead = chunk
+}
+
+// PeerInfo describes a channel.
+type PeerInfo struct {
+	Addr     net.Addr
+	Open     bool
+	Seeder   bool   // the peer has every chunk
+	HasAll   bool   // same as Seeder: the peer holds a full copy
+	Chunks   uint64 // chunks the peer has, by its HAVE and ACK messages
+	Uploaded uint64 // content bytes we sent it
+	Libswift bool   // it was sent the libswift-compatible handshake
+}
+
+// Peers lists the swarm's channels.
+func (s *Swarm) Peers() []PeerInfo {
+	s.e.mu.Lock()
+	defer s.e.mu.Unlock()
+	var out []PeerInfo
+	for _, ch := range s.channels {
+		out = append(out, PeerInfo{
+			Addr: ch.addr, Open: ch.state == stateOpen, Seeder: ch.peerSeeder(), HasAll: ch.peerSeeder(),
+			Chunks: ch.peerCount, Uploaded: ch.uploaded, Libswift: !ch.rfc,
+		})
+	}
+	return out
+}
+
+// Connect opens a channel to addr, unless one exists or it is banned.
+func (s *Swarm) Connect(addr net.Addr) error {
+	s.e.mu.Lock()
+	defer s.e.mu.Unlock()
+	if s.closed {
+		return errors.New("swarm: closed")
+	}
+	s.known[addrKey(addr)] = addr
+	return s.connect(addr)
+}
+
+func (s *Swarm) connect(addr net.Addr) error {
+	if s.complete && s.mode == ModeLeech {
+		return nil
+	}
+	for _, ch := range s.channels {
+		if addrEqual(ch.addr, addr) {
+			return nil
+		}
+	}
+	if s.isBanned(addr) {
+		return fmt.Errorf("swarm: %v is banned", addr)
+	}
+	if len(s.channels) >= s.e.cfg.MaxPeers {
+		return errors.New("swarm: too many peers")
+	}
+	if la := s.e.conn.LocalAddr(); la != nil && addrEqual(la, addr) {
+		return nil // ourselves
+	}
+	s.lastConnectTry[addrKey(addr)] = s.e.cfg.Now()
+	ch, err := s.newChannel(addr, true)
+	if err != nil {
+		return err
+	}
+	ch.sendHandshake()
+	return nil
+}
+
+// Close leaves the swarm: every channel gets an explicit close.
+func (s *Swarm) Close() error {
+	s.e.mu.Lock()
+	defer s.e.mu.Unlock()
+	s.leave()
+	return nil
+}
+
+func (s *Swarm) leave() {
+	if s.closed {
+		return
+	}
+	for _, ch := range s.channels {
+		ch.close("left swarm", true)
+	}
+	s.closed = true
+	delete(s.e.swarms, string(s.id))
+}
+
+func (s *Swarm) isBanned(a net.Addr) bool {
+	t, ok := s.banned[addrKey(a)]
+	if ok && s.e.cfg.Now().After(t) {
+		delete(s.banned, addrKey(a))
+		return false
+	}
+	return ok
+}
+
+func (s *Swarm) ban(a net.Addr) {
+	s.banned[addrKey(a)] = s.e.cfg.Now().Add(10 * time.Minute)
+	delete(s.known, addrKey(a))
+}
+
+// fail stops the swarm after a local error (a store failure: full disk).
+func (s *Swarm) fail(err error) {
+	if s.err == nil {
+		s.err = err
+		s.e.log.Error("swarm stopped", "swarm", s, "err", err)
+		s.leave()
+		s.closeDone()
+	}
+}
+
+func (s *Swarm) closeDone() {
+	select {
+	case <-s.done:
+	default:
+		close(s.done)
+	}
+}
+
+func (s *Swarm) checkComplete() {
+	n := s.tree.NumChunks()
+	if n == 0 || s.nhave < n || s.complete {
+		return
+	}
+	s.complete = true
+	if err := s.st.Flush(); err != nil {
+		s.fail(fmt.Errorf("swarm: flush: %w", err))
+		return
+	}
+	for c, r := range s.req {
+		for _, o := range r.owners {
+			if o != nil {
+				o.outstanding--
+			}
+		}
+		delete(s.req, c)
+	}
+	s.closeDone()
+	if s.mode == ModeLeech {
+		// A finished phone goes quiet.
+		for _, ch := range s.channels {
+			ch.close("complete", true)
+		}
+	}
+}
+
+// onVerified records chunk c, verified and stored, received on from.
+func (s *Swarm) onVerified(c uint64, from *channel) {
+	s.have.set(c)
+	s.nhave++
+	s.stats.ChunksVerified++
+	if r := s.req[c]; r != nil {
+		for _, o := range r.owners {
+			if o == nil {
+				continue
+			}
+			o.outstanding--
+			if o != from {
+				o.queueCancel(c)
+			}
+		}
+		delete(s.req, c)
+	}
+	s.reqd.clear(c)
+	if s.mode == ModePeer {
+		for _, ch := range s.channels {
+			if ch != from && ch.state == stateOpen && !ch.peerSeeder() {
+				ch.queueHave(c)
+			}
+		}
+	}
+}
+
+// release forgets every request owned by ch, so others can take them.
+func (s *Swarm) release(ch *channel) {
+	for c, r := range s.req {
+		for i, o := range r.owners {
+			if o == ch {
+				r.owners[i] = nil
+				ch.outstanding--
+			}
+		}
+		if r.owners[0] == nil && r.owners[1] == nil {
+			delete(s.req, c)
+			s.reqd.clear(c)
+		} else if r.owners[0] == nil {
+			r.owners[0], r.owners[1] = r.owners[1], nil
+		}
+	}
+	ch.outstanding = 0
+}
+
+func (s *Swarm) tick(now time.Time) {
+	for _, ch := range s.channels {
+		ch.tick(now)
+	}
+	if s.closed || (s.complete && s.mode == ModeLeech) {
+		return
+	}
+	if now.Sub(s.lastExpire) > time.Second {
+		s.lastExpire = now
+		s.expireRequests(now)
+	}
+	// Connect to peers we heard of while we have room.
+	if len(s.channels) < s.e.cfg.MaxPeers && !s.complete {
+		for k, a := range s.known {
+			if len(s.channels) >= s.e.cfg.MaxPeers {
+				break
+			}
+			if now.Sub(s.lastConnectTry[k]) < 10*time.Second {
+				continue
+			}
+			s.connect(a)
+		}
+	}
+}
