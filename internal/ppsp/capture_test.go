@@ -157,31 +157,38 @@ func TestLegacyFallbackCapture(t *testing.T) {
 }
 
 // TestFuzzCorpusFromCaptures checks (or with -update-corpus writes) one
-// FuzzParse seed per captured datagram.
+// FuzzParse seed per captured datagram and one FuzzOptions seed per
+// captured HANDSHAKE.
 func TestFuzzCorpusFromCaptures(t *testing.T) {
 	dir := filepath.Join("testdata", "fuzz", "FuzzParse")
-	if *updateCorpus {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			t.Fatal(err)
+	optDir := filepath.Join("testdata", "fuzz", "FuzzOptions")
+	check := func(file string, want []byte) {
+		t.Helper()
+		if *updateCorpus {
+			if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(file, want, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			return
+		}
+		got, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatalf("%v (regenerate with go test -run TestFuzzCorpusFromCaptures -update-corpus)", err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Errorf("%s is stale (regenerate with -update-corpus)", file)
 		}
 	}
 	for _, name := range captures {
 		pkts, _ := loadCapture(t, name)
 		for i, p := range pkts {
-			file := filepath.Join(dir, fmt.Sprintf("%s_%03d", name, i))
-			want := fuzzSeed(p.Payload, 2, 0, 0)
-			if *updateCorpus {
-				if err := os.WriteFile(file, want, 0o644); err != nil {
-					t.Fatal(err)
-				}
-				continue
-			}
-			got, err := os.ReadFile(file)
-			if err != nil {
-				t.Fatalf("%v (regenerate with go test -run TestFuzzCorpusFromCaptures -update-corpus)", err)
-			}
-			if !bytes.Equal(got, want) {
-				t.Errorf("%s is stale (regenerate with -update-corpus)", file)
+			check(filepath.Join(dir, fmt.Sprintf("%s_%03d", name, i)), fuzzSeed(p.Payload, 2, 0, 0))
+			// FuzzOptions gets the option list of each captured HANDSHAKE.
+			if len(p.Payload) > 9 && p.Payload[4] == byte(MsgHandshake) {
+				check(filepath.Join(optDir, fmt.Sprintf("%s_%03d", name, i)),
+					fmt.Appendf(nil, "go test fuzz v1\n[]byte(%q)\n", p.Payload[9:]))
 			}
 		}
 	}
