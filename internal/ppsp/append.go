@@ -211,7 +211,7 @@ func AppendDatagram(b []byte, ctx Context, channel uint32, msgs []Message) ([]by
 	for i := range msgs {
 		m := &msgs[i]
 		if m.Type == MsgData && i != len(msgs)-1 && (ctx.ChunkSize <= 0 || len(m.Payload) != ctx.ChunkSize) {
-			return orig, fmt.Errorf("%w: DATA %d of %d is not last and not a full fixed-size chunk", ErrPayloadSize, i, len(msgs))
+			return orig, fmt.Errorf("%w: message %d of %d", ErrDataNotLast, i, len(msgs))
 		}
 		b, err = AppendMessage(b, ctx, m)
 		if err != nil {

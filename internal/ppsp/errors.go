@@ -43,9 +43,13 @@ var (
 	// ErrInvalidContext: a Context with a negative size or unknown CAM.
 	ErrInvalidContext = errors.New("ppsp: invalid context")
 	// ErrPayloadSize: a hash or signature of the wrong length, a DATA payload
-	// longer than the context's fixed chunk size, or a DATA message that is
-	// not last in a datagram without a fixed chunk size.
+	// longer than the context's fixed chunk size, or a certificate or option
+	// too long for its length field.
 	ErrPayloadSize = errors.New("ppsp: payload has the wrong size")
+	// ErrDataNotLast: AppendDatagram was asked to put a DATA message before
+	// another message although its payload would not end where the next
+	// message starts (no fixed Context.ChunkSize, or a short chunk).
+	ErrDataNotLast = errors.New("ppsp: DATA must be the last message unless it is a full fixed-size chunk")
 	// ErrInvalidAddr: a PEX address of the wrong family or with a zone.
 	ErrInvalidAddr = errors.New("ppsp: invalid PEX address")
 )

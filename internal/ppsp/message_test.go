@@ -176,11 +176,11 @@ func TestSeveralDataWithFixedChunkSize(t *testing.T) {
 	}
 	// A short DATA cannot be followed by another one.
 	bad := []Message{msgs[3], msgs[1]}
-	if _, err := AppendDatagram(nil, ctx, 7, bad); !errors.Is(err, ErrPayloadSize) {
-		t.Fatalf("err = %v, want ErrPayloadSize", err)
+	if _, err := AppendDatagram(nil, ctx, 7, bad); !errors.Is(err, ErrDataNotLast) {
+		t.Fatalf("err = %v, want ErrDataNotLast", err)
 	}
-	if _, err := AppendDatagram(nil, Context{}, 7, msgs[1:]); !errors.Is(err, ErrPayloadSize) {
-		t.Fatalf("err = %v, want ErrPayloadSize", err)
+	if _, err := AppendDatagram(nil, Context{}, 7, msgs[1:]); !errors.Is(err, ErrDataNotLast) {
+		t.Fatalf("err = %v, want ErrDataNotLast", err)
 	}
 	if _, err := AppendData(nil, ctx, Chunk(0), 0, []byte("toolong")); !errors.Is(err, ErrPayloadSize) {
 		t.Fatalf("err = %v, want ErrPayloadSize", err)

@@ -154,21 +154,43 @@ func (o *Options) Clear(c OptionCode) {
 
 func (o *Options) set(c OptionCode) { o.present |= 1 << c }
 
-func (o *Options) SetVersion(v uint8)    { o.Version = v; o.set(OptVersion) }
+// SetVersion sets option 0, the protocol version (1 = RFC 7574).
+func (o *Options) SetVersion(v uint8) { o.Version = v; o.set(OptVersion) }
+
+// SetMinVersion sets option 1, the minimum supported version.
 func (o *Options) SetMinVersion(v uint8) { o.MinVersion = v; o.set(OptMinVersion) }
-func (o *Options) SetSwarmID(id []byte)  { o.SwarmID = id; o.set(OptSwarmID) }
-func (o *Options) SetCIPM(v uint8)       { o.CIPM = v; o.set(OptCIPM) }
-func (o *Options) SetMHF(v uint8)        { o.MHF = v; o.set(OptMHF) }
-func (o *Options) SetLSA(v uint8)        { o.LSA = v; o.set(OptLSA) }
-func (o *Options) SetCAM(c CAM)          { o.CAM = c; o.set(OptCAM) }
+
+// SetSwarmID sets option 2, the swarm ID (root hash, or DNSSEC algorithm +
+// public key for live streams). It is not copied.
+func (o *Options) SetSwarmID(id []byte) { o.SwarmID = id; o.set(OptSwarmID) }
+
+// SetCIPM sets option 3, the content integrity protection method (CIPM*).
+func (o *Options) SetCIPM(v uint8) { o.CIPM = v; o.set(OptCIPM) }
+
+// SetMHF sets option 4, the Merkle hash tree function (MHF*).
+func (o *Options) SetMHF(v uint8) { o.MHF = v; o.set(OptMHF) }
+
+// SetLSA sets option 5, the live signature algorithm (LSA*).
+func (o *Options) SetLSA(v uint8) { o.LSA = v; o.set(OptLSA) }
+
+// SetCAM sets option 6, the chunk addressing method.
+func (o *Options) SetCAM(c CAM) { o.CAM = c; o.set(OptCAM) }
+
+// SetLiveDiscardWindow sets option 7 (requires option 6 when encoding).
 func (o *Options) SetLiveDiscardWindow(w uint64) {
 	o.LiveDiscardWindow = w
 	o.set(OptLiveDiscardWindow)
 }
+
+// SetSupportedMessages sets option 8 to a compressed bitmap, see
+// SupportedMessagesBitmap. Never send it to libswift, which misparses it.
 func (o *Options) SetSupportedMessages(bitmap []byte) {
 	o.SupportedMessages = bitmap
 	o.set(OptSupportedMessages)
 }
+
+// SetChunkSize sets option 9 (RFC 7574 only). Never send it to libswift,
+// which drops handshakes carrying it.
 func (o *Options) SetChunkSize(n uint32) { o.ChunkSize = n; o.set(OptChunkSize) }
 
 // Supports reports whether the peer announced support for message type t.
