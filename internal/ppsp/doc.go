@@ -89,6 +89,13 @@
 // input buffer: copy them if the buffer is reused. Errors are *ParseError
 // values wrapping the Err* sentinels.
 //
+// # Hostile input
+//
+// Parse is strict and total: it never panics, consumes at least one byte per
+// message, checks every length against the datagram before slicing, and
+// accepts at most Context.MaxMessages messages per datagram. Any malformed
+// message rejects the whole datagram, which RFC 7574 §8 says to discard.
+//
 // # Compatibility rule
 //
 // The encoding of every message and option is fixed by RFC 7574 and by the
@@ -97,3 +104,6 @@
 // New messages or options get new codes and new golden vectors; an existing
 // golden vector is never edited to make a test pass.
 package ppsp
+
+// Regenerate the fuzz seed corpora from the captures in testdata/:
+//go:generate go test -run TestFuzzCorpusFromCaptures -update-corpus

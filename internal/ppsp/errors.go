@@ -50,6 +50,9 @@ var (
 	// another message although its payload would not end where the next
 	// message starts (no fixed Context.ChunkSize, or a short chunk).
 	ErrDataNotLast = errors.New("ppsp: DATA must be the last message unless it is a full fixed-size chunk")
+	// ErrTooManyMessages: more messages in one datagram than
+	// Context.MaxMessages allows.
+	ErrTooManyMessages = errors.New("ppsp: too many messages in datagram")
 	// ErrInvalidAddr: a PEX address of the wrong family or with a zone.
 	ErrInvalidAddr = errors.New("ppsp: invalid PEX address")
 )

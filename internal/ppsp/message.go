@@ -114,6 +114,24 @@ type Context struct {
 	// 0 means a DATA payload runs to the end of the datagram, so DATA is
 	// last. This is a local choice: Parse does not take it from option 9.
 	ChunkSize int
+
+	// MaxMessages caps the number of messages Parse accepts in one datagram
+	// (ErrTooManyMessages), bounding the memory a hostile datagram of
+	// one-byte messages can make the caller's slice grow to. 0 means
+	// DefaultMaxMessages.
+	MaxMessages int
+}
+
+// DefaultMaxMessages is the per-datagram message limit of the zero Context:
+// far above what any MTU-sized or 16 KiB data-channel datagram of real
+// messages holds (a HAVE is 9 bytes with CAM 2).
+const DefaultMaxMessages = 4096
+
+func (c Context) maxMessages() int {
+	if c.MaxMessages == 0 {
+		return DefaultMaxMessages
+	}
+	return c.MaxMessages
 }
 
 func (c Context) hashSize() int {
@@ -131,7 +149,7 @@ func (c Context) sigSize() int {
 }
 
 func (c Context) valid() bool {
-	return c.CAM.Valid() && c.HashSize >= 0 && c.SigSize >= 0 && c.ChunkSize >= 0
+	return c.CAM.Valid() && c.HashSize >= 0 && c.SigSize >= 0 && c.ChunkSize >= 0 && c.MaxMessages >= 0
 }
 
 // Apply returns c updated with the handshake options that affect framing:

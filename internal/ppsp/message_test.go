@@ -240,6 +240,8 @@ func TestParseErrors(t *testing.T) {
 		{"chunk size truncated", Context{}, "00000000 00 00000001 09 0400 ff", ErrTruncated},
 		{"HAVE after handshake CAM 4 truncated", Context{}, "00000000 00 00000001 06 04 ff 03 00000000 0000000f", ErrTruncated},
 		{"bad context", Context{HashSize: -1}, "00000001", ErrInvalidContext},
+		{"bad context MaxMessages", Context{MaxMessages: -1}, "00000001", ErrInvalidContext},
+		{"too many messages", Context{MaxMessages: 3}, "00000001 06 0a 0b 06", ErrTooManyMessages},
 		{"bad context CAM", Context{CAM: 9}, "00000001", ErrInvalidContext},
 	}
 	for _, tt := range tests {
@@ -278,6 +280,7 @@ func TestParseOK(t *testing.T) {
 		{"PEX", Context{}, "00000001 06 05 7f000001 4e20 0c 00000000000000000000000000000001 0001",
 			"PEX_REQ|PEX_RESv4 127.0.0.1:20000|PEX_RESv6 [::1]:1"},
 		{"choke unchoke", Context{}, "00000001 0a 0b", "CHOKE|UNCHOKE"},
+		{"max messages", Context{MaxMessages: 3}, "00000001 0a 0b 06", "CHOKE|UNCHOKE|PEX_REQ"},
 		{"SIGNED_INTEGRITY + cert", Context{SigSize: 2}, "00000001 07 00000000 0000001f 0000000000000009 abcd 0d 0002 3000",
 			"SIGNED_INTEGRITY [0,31] ts=9 sig=abcd|PEX_REScert len=2 3000"},
 		{"SHA-384 INTEGRITY", Context{HashSize: 48}, "00000001 04 00000000 00000000" + strings.Repeat("ee", 48),
@@ -500,6 +503,20 @@ func TestParseZeroAlloc(t *testing.T) {
 		if allocs != 0 {
 			t.Fatalf("Parse allocates %.1f times per datagram of %d bytes", allocs, len(p.Payload))
 		}
+	}
+}
+
+func TestDefaultMaxMessages(t *testing.T) {
+	dg := AppendHeader(nil, 1)
+	for range DefaultMaxMessages {
+		dg = AppendPexReq(dg)
+	}
+	if _, msgs, err := Parse(Context{}, dg, nil); err != nil || len(msgs) != DefaultMaxMessages {
+		t.Fatalf("%d messages, %v", len(msgs), err)
+	}
+	dg = AppendChoke(dg)
+	if _, _, err := Parse(Context{}, dg, nil); !errors.Is(err, ErrTooManyMessages) {
+		t.Fatalf("err = %v, want ErrTooManyMessages", err)
 	}
 }
 

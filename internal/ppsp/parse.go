@@ -40,9 +40,12 @@ func Parse(ctx Context, b []byte, msgs []Message) (channel uint32, out []Message
 		return channel, msgs, &ParseError{Offset: 4, Index: -1, Err: e}
 	}
 	p := parser{cam: ctx.CAM, specSize: ctx.CAM.SpecSize(), hashSize: ctx.hashSize(), sigSize: ctx.sigSize(), chunkSize: ctx.ChunkSize}
-	off := 4
+	off, maxMsgs := 4, ctx.maxMessages()
 	for idx := 0; off < len(b); idx++ {
 		t := MsgType(b[off])
+		if idx == maxMsgs {
+			return channel, msgs[:n0], &ParseError{Offset: off, Index: idx, Type: t, Err: ErrTooManyMessages}
+		}
 		msgs = append(msgs, Message{Type: t})
 		m := &msgs[len(msgs)-1]
 		n, e := p.message(t, b[off+1:], m)
