@@ -1,0 +1,195 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"runtime/pprof"
+	"time"
+
+	"github.com/swarmgate/swarmgate/internal/link"
+	"github.com/swarmgate/swarmgate/internal/store"
+	"github.com/swarmgate/swarmgate/internal/swarm"
+)
+
+// cmdGet downloads content and exits 0 only when OUT is complete and
+// verified.
+func cmdGet(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("get", stderr)
+	var peers listFlag
+	fs.Var(&peers, "peer", "peer host:port to download from (repeatable)")
+	out := fs.String("o", "", "output file (required)")
+	listen := fs.String("listen", "0.0.0.0:0", "UDP address to use")
+	state := fs.String("state", "", "state directory for resuming (default: OUT.swarmgate)")
+	cs := fs.Int("chunk-size", 0, "chunk size in bytes (default: the link's, else 1024)")
+	stall := fs.Duration("stall", time.Minute, "give up after this long without progress or peers")
+	compat := fs.String("compat", "auto", "handshake: auto, libswift (never send RFC option 9) or rfc")
+	progress := fs.Bool("progress", isTerminal(stderr), "show a progress bar (default: when stderr is a terminal)")
+	statsFile := fs.String("stats-json", "", "write transfer figures as JSON to this file on exit")
+	verbose := fs.Bool("v", false, "verbose logs")
+	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile to this file")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return fmt.Errorf("%w: get takes one LINK or ROOT", errUsage)
+	}
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		pprof.StartCPUProfile(f)
+		defer pprof.StopCPUProfile()
+	}
+	if *out == "" {
+		return fmt.Errorf("%w: -o OUT is required", errUsage)
+	}
+	l, err := link.Parse(pos[0])
+	if err != nil {
+		return err
+	}
+	if *cs != 0 {
+		l.ChunkSize = uint32(*cs)
+	}
+	if l.Peer != "" {
+		peers = append(peers, l.Peer)
+	}
+	var cmode swarm.Compat
+	switch *compat {
+	case "auto":
+	case "libswift":
+		cmode = swarm.CompatLibswift
+	case "rfc":
+		cmode = swarm.CompatRFC
+	default:
+		return fmt.Errorf("%w: --compat %q (want auto, libswift or rfc)", errUsage, *compat)
+	}
+	if len(peers) == 0 {
+		return fmt.Errorf("%w: no peers: pass --peer ADDR or a tswift://host:port/ link", errUsage)
+	}
+	var addrs []net.Addr
+	for _, p := range peers {
+		a, err := net.ResolveUDPAddr("udp", p)
+		if err != nil {
+			return fmt.Errorf("peer %q: %w", p, err)
+		}
+		addrs = append(addrs, a)
+	}
+	abs, err := filepath.Abs(*out)
+	if err != nil {
+		return err
+	}
+	if *state == "" {
+		*state = abs + ".swarmgate"
+	}
+	log := newLogger(stderr, *verbose)
+	conn, err := listenUDP(*listen)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	st, err := openStore(*state, log)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	// The link's length is a hint: the size is proved by the peak hashes.
+	sw, err := st.Open(store.Info{SwarmID: l.Root, HashFunc: l.HashFunc, ChunkSize: l.ChunkSize, Length: -1, Path: abs, Name: l.Name})
+	if err != nil {
+		return err
+	}
+	defer sw.Close()
+	if p := sw.Info().Path; p != abs {
+		return fmt.Errorf("state %s belongs to a download into %s; pass another --state", *state, p)
+	}
+	e, err := swarm.New(swarm.Config{Conn: conn, Logger: log, Compat: cmode})
+	if err != nil {
+		return err
+	}
+	s, err := e.Add(swarm.SwarmConfig{Store: sw, Mode: swarm.ModeLeech})
+	if err != nil {
+		return err
+	}
+	cpu0, t0 := cpuSeconds(), time.Now()
+	stop := runEngine(ctx, e)
+	for _, a := range addrs {
+		s.Connect(a)
+	}
+	bar := newProgressBar(stderr, *progress, l.Length)
+	werr := waitDownload(ctx, s, bar, *stall)
+	bar.finish()
+	if err := stop(); err != nil && werr == nil {
+		werr = err
+	}
+	es, ss := e.Stats(), s.Stats()
+	length, _ := s.Length()
+	if err := writeStats(*statsFile, runStats{
+		Content: length, WireSent: es.BytesSent, WireRecv: es.BytesRecv,
+		DatagramsSent: es.DatagramsSent, DatagramsRecv: es.DatagramsRecv, Retransmits: ss.Retransmits,
+		CPUSeconds: cpuSeconds() - cpu0, Seconds: time.Since(t0).Seconds(),
+	}); err != nil && werr == nil {
+		werr = err
+	}
+	if werr != nil {
+		return werr
+	}
+	if err := sw.Flush(); err != nil {
+		return err
+	}
+	// Complete: check the file is exactly the verified length.
+	fi, err := os.Stat(abs)
+	if err != nil {
+		return err
+	}
+	if fi.Size() != length {
+		return fmt.Errorf("%s is %d bytes, want %d", abs, fi.Size(), length)
+	}
+	fmt.Fprintf(stderr, "%s: %d bytes verified in %.2fs\n", *out, length, time.Since(t0).Seconds())
+	return nil
+}
+
+// waitDownload waits for completion, failing when nothing moves for stall.
+func waitDownload(ctx context.Context, s *swarm.Swarm, bar *progressBar, stall time.Duration) error {
+	t := time.NewTicker(100 * time.Millisecond)
+	defer t.Stop()
+	var last uint64
+	lastMove := time.Now()
+	for {
+		select {
+		case <-s.Done():
+			if err := s.Err(); err != nil {
+				return err
+			}
+			have, total := s.Progress()
+			bar.update(have, total, s)
+			return nil
+		case <-ctx.Done():
+			return errors.New("interrupted; run the same command again to resume")
+		case <-t.C:
+			have, total := s.Progress()
+			bar.update(have, total, s)
+			if have != last {
+				last, lastMove = have, time.Now()
+			}
+			if time.Since(lastMove) > stall {
+				open := 0
+				for _, p := range s.Peers() {
+					if p.Open {
+						open++
+					}
+				}
+				if open == 0 {
+					return fmt.Errorf("no peer answered for %v (%d of %d chunks); run again to resume", stall, have, total)
+				}
+				return fmt.Errorf("no progress for %v with %d peers (%d of %d chunks); run again to resume", stall, open, have, total)
+			}
+		}
+	}
+}

@@ -1,0 +1,76 @@
+// Command swarmgate is the one swarmgate binary: a PPSP (RFC 7574) peer that
+// hashes, seeds, downloads and publishes content, and the benchmarks.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+const usage = `swarmgate: stream content from a PPSP (RFC 7574) swarm, every chunk verified.
+
+Usage:
+  swarmgate hash FILE [--chunk-size N] [--hash sha1|sha256]
+  swarmgate seed FILE... [--listen ADDR] [--state DIR] [--gateway HOST] [--dht]
+  swarmgate get LINK|ROOT [--peer ADDR]... -o OUT [--listen ADDR] [--state DIR]
+  swarmgate publish FILE [--listen ADDR] [--bootstrap ADDR]...
+  swarmgate run [FILE]        seed FILE, or a generated demo file, on the defaults
+  swarmgate bench transfer|lossy|hash|dht [flags]
+
+Links: https://host/<root-hex>?cs=<chunk-size>&cl=<length>, ppsp://<root>,
+tswift://host:port/<root>. Every flag has an environment twin: --chunk-size is
+SWARMGATE_CHUNK_SIZE. Run "swarmgate CMD -h" for a command's flags.
+`
+
+// errUsage marks errors that are the caller's: exit code 2.
+var errUsage = errors.New("usage")
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
+		if !errors.Is(err, errQuiet) {
+			fmt.Fprintln(os.Stderr, "swarmgate:", err)
+		}
+		if errors.Is(err, errUsage) {
+			os.Exit(2)
+		}
+		os.Exit(1)
+	}
+}
+
+// errQuiet is returned when the message was already printed.
+var errQuiet = errors.New("quiet")
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "hash":
+		return cmdHash(ctx, rest, stdout, stderr)
+	case "seed":
+		return cmdSeed(ctx, rest, stdout, stderr)
+	case "get":
+		return cmdGet(ctx, rest, stdout, stderr)
+	case "publish":
+		return cmdPublish(ctx, rest, stdout, stderr)
+	case "run":
+		return cmdRun(ctx, rest, stdout, stderr)
+	case "bench":
+		return cmdBench(ctx, rest, stdout, stderr)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	fmt.Fprint(stderr, usage)
+	return fmt.Errorf("%w: unknown command %q", errUsage, cmd)
+}

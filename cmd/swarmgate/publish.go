@@ -1,0 +1,105 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"time"
+
+	"github.com/swarmgate/swarmgate/internal/link"
+	"github.com/swarmgate/swarmgate/internal/swarm"
+)
+
+// cmdPublish is the source role (thesis ch. 11, reverse peer discovery):
+// it connects out to boosters, uploads one full copy, and exits when a
+// booster holds it all. It never announces itself.
+func cmdPublish(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("publish", stderr)
+	listen := fs.String("listen", "0.0.0.0:0", "UDP address to use")
+	var peers listFlag
+	fs.Var(&peers, "peer", "booster host:port to upload to (repeatable)")
+	state := fs.String("state", defaultStateDir("publish"), "state directory")
+	cs := fs.Int("chunk-size", 1024, "chunk size in bytes")
+	hf := fs.String("hash", "sha1", "Merkle hash function: sha1 or sha256")
+	gw := fs.String("gateway", "", "print an https://GATEWAY/<root> link")
+	timeout := fs.Duration("timeout", 10*time.Minute, "give up when no booster holds a full copy by then")
+	verbose := fs.Bool("v", false, "verbose logs")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return fmt.Errorf("%w: publish takes one FILE", errUsage)
+	}
+	if len(peers) == 0 {
+		return fmt.Errorf("%w: publish needs --peer BOOSTER", errUsage)
+	}
+	o, err := hashOptions(*cs, *hf)
+	if err != nil {
+		return err
+	}
+	log := newLogger(stderr, *verbose)
+	conn, err := listenUDP(*listen)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	st, err := openStore(*state, log)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	sw, err := importFile(st, pos[0], o)
+	if err != nil {
+		return err
+	}
+	defer sw.Close()
+	info := sw.Info()
+	l := link.Link{Root: info.SwarmID, HashFunc: info.HashFunc, ChunkSize: info.ChunkSize, Length: info.Length, Name: info.Name}
+	if *gw != "" {
+		fmt.Fprintln(stdout, l.HTTPS(*gw))
+	} else {
+		fmt.Fprintln(stdout, l.PPSP())
+	}
+	e, err := swarm.New(swarm.Config{Conn: conn, Logger: log})
+	if err != nil {
+		return err
+	}
+	s, err := e.Add(swarm.SwarmConfig{Store: sw})
+	if err != nil {
+		return err
+	}
+	stop := runEngine(ctx, e)
+	defer stop()
+	for _, p := range peers {
+		a, err := net.ResolveUDPAddr("udp", p)
+		if err != nil {
+			return fmt.Errorf("peer %q: %w", p, err)
+		}
+		s.Connect(a)
+	}
+	return waitFullCopy(ctx, s, *timeout, stderr)
+}
+
+// waitFullCopy returns when some peer holds every chunk.
+func waitFullCopy(ctx context.Context, s *swarm.Swarm, timeout time.Duration, stderr io.Writer) error {
+	t := time.NewTicker(100 * time.Millisecond)
+	defer t.Stop()
+	deadline := time.After(timeout)
+	for {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("interrupted before a booster held a full copy")
+		case <-deadline:
+			return fmt.Errorf("no booster held a full copy after %v", timeout)
+		case <-t.C:
+			for _, p := range s.Peers() {
+				if p.HasAll {
+					fmt.Fprintf(stderr, "booster %v holds a full copy; done\n", p.Addr)
+					return nil
+				}
+			}
+		}
+	}
+}
