@@ -1,0 +1,400 @@
+package dhtnet
+
+import (
+	"context"
+	"crypto/rand"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/anacrolix/dht/v2/int160"
+	k_nearest_nodes "github.com/anacrolix/dht/v2/k-nearest-nodes"
+	"github.com/anacrolix/dht/v2/krpc"
+	"github.com/anacrolix/dht/v2/traversal"
+	"github.com/anacrolix/dht/v2/types"
+	"github.com/anacrolix/generics"
+)
+
+// LookupStats describe one lookup (thesis ch. 8 §III-B definitions).
+type LookupStats struct {
+	// Queries is the number of get_peers queries started.
+	Queries int
+	// Responses is the number of answers received in time to be used.
+	Responses int
+	// FirstPeer is the time from the first query to the first answer with
+	// values (0 if none came).
+	FirstPeer time.Duration
+	// QueriesToFirst is the lookup cost: queries started, answered or not,
+	// when the first value arrived.
+	QueriesToFirst int
+	// Peers is the number of distinct peers found.
+	Peers int
+	// Announced is the number of nodes that accepted our announce_peer.
+	Announced int
+}
+
+type lookupOpts struct {
+	announcePort int  // > 0: announce_peer to the closest nodes after the walk
+	stopAtFirst  bool // stop at the first answer with values
+	maint        bool // count queries as maintenance (bootstrap walks)
+	onPeers      func([]netip.AddrPort)
+}
+
+// Lookup runs one tuned get_peers lookup for swarm, calling onPeers with each
+// batch of new peers, and stops at the first peers if stopAtFirst. It
+// returns when the lookup is done or ctx ends.
+func (n *Node) Lookup(ctx context.Context, swarm [20]byte, stopAtFirst bool, onPeers func([]netip.AddrPort)) LookupStats {
+	return n.lookup(ctx, swarm, lookupOpts{stopAtFirst: stopAtFirst, onPeers: onPeers})
+}
+
+// Announce runs a full lookup for swarm and announces port to the closest
+// nodes that gave us a token (BEP 5 announce_peer).
+func (n *Node) Announce(ctx context.Context, swarm [20]byte, port int, onPeers func([]netip.AddrPort)) LookupStats {
+	return n.lookup(ctx, swarm, lookupOpts{announcePort: port, onPeers: onPeers})
+}
+
+// Bootstrap fills the routing table with walks towards our own ID and into
+// each enlarged bucket, starting from the table or Config.Bootstrap.
+func (n *Node) Bootstrap(ctx context.Context) {
+	targets := [][20]byte{n.self}
+	for b := range len(n.cfg.BucketSizes) {
+		targets = append(targets, randomInBucket(n.self, b))
+	}
+	var wg sync.WaitGroup
+	for _, t := range targets {
+		wg.Go(func() { n.lookup(ctx, t, lookupOpts{maint: true}) })
+	}
+	wg.Wait()
+	// Fill the enlarged buckets at once: check the nodes the walks heard of
+	// whose bucket has room (the steady maintenance would take minutes).
+	var budget atomic.Int32
+	budget.Store(bootstrapFill)
+	for range 16 {
+		wg.Go(func() {
+			for ctx.Err() == nil && budget.Add(-1) >= 0 {
+				ap, ok := n.popCandidate(true)
+				if !ok {
+					return
+				}
+				n.ping(ctx, ap, true)
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// bootstrapFill bounds the candidate checks of one Bootstrap.
+const bootstrapFill = 256
+
+// randomInBucket returns a random ID sharing exactly b leading bits with self.
+func randomInBucket(self [20]byte, b int) [20]byte {
+	var id [20]byte
+	rand.Read(id[:])
+	for i := range b {
+		mask := byte(0x80) >> (i % 8)
+		id[i/8] = id[i/8]&^mask | self[i/8]&mask
+	}
+	mask := byte(0x80) >> (b % 8)
+	id[b/8] = id[b/8]&^mask | (^self[b/8])&mask
+	return id
+}
+
+// softTimeout is the RTT-adaptive time after which a lookup stops waiting
+// for a node and gives its slot to the next candidate.
+func (n *Node) softTimeout(ap netip.AddrPort) time.Duration {
+	if rtt, ok := n.table.RTT(ap); ok {
+		return min(max(2*rtt, n.cfg.MinQueryTimeout), n.cfg.MaxQueryTimeout)
+	}
+	return n.cfg.UnknownQueryTimeout
+}
+
+// seeds returns the starting set of a lookup: the closest contacts, or the
+// bootstrap nodes when the table is empty.
+func (n *Node) seeds(ctx context.Context, target [20]byte) []types.AddrMaybeId {
+	var out []types.AddrMaybeId
+	for _, c := range n.table.Closest(target, 2*n.cfg.K) {
+		out = append(out, types.AddrMaybeId{Addr: krpc.NodeAddrPort{AddrPort: c.Addr}, Id: generics.Some(int160.FromByteArray(c.ID))})
+	}
+	if len(out) > 0 {
+		return out
+	}
+	for _, ap := range n.bootstrapAddrs(ctx) {
+		out = append(out, types.AddrMaybeId{Addr: krpc.NodeAddrPort{AddrPort: ap}})
+	}
+	return out
+}
+
+func (n *Node) bootstrapAddrs(ctx context.Context) []netip.AddrPort {
+	n.bootMu.Lock()
+	defer n.bootMu.Unlock()
+	if len(n.bootAddrs) > 0 {
+		return n.bootAddrs
+	}
+	for _, hp := range n.cfg.Bootstrap {
+		if ap, err := netip.ParseAddrPort(hp); err == nil {
+			n.bootAddrs = append(n.bootAddrs, netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()))
+			continue
+		}
+		host, port, err := net.SplitHostPort(hp)
+		if err != nil {
+			continue
+		}
+		p, err := net.LookupPort("udp", port)
+		if err != nil {
+			continue
+		}
+		rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		ips, err := net.DefaultResolver.LookupNetIP(rctx, "ip4", host)
+		cancel()
+		if err != nil {
+			n.log.Debug("resolving bootstrap node", "addr", hp, "err", err)
+			continue
+		}
+		for _, ip := range ips {
+			n.bootAddrs = append(n.bootAddrs, netip.AddrPortFrom(ip.Unmap(), uint16(p)))
+		}
+	}
+	return n.bootAddrs
+}
+
+// Query states for the soft-timeout hand-off between DoQuery and the
+// goroutine running the query.
+const (
+	qPending int32 = iota
+	qOnTime
+	qLate
+)
+
+// lookup drives anacrolix's traversal with our own query function: Alpha
+// queries in flight, seeded from the NR128 table, each given an RTT-adaptive
+// soft timeout; a reply arriving after it still feeds the walk.
+func (n *Node) lookup(ctx context.Context, target [20]byte, o lookupOpts) LookupStats {
+	start := time.Now()
+	var (
+		mu       sync.Mutex
+		st       LookupStats
+		seen     = make(map[netip.AddrPort]bool)
+		finished bool
+		first    = make(chan struct{})
+		late     = make(chan struct{}, 1)
+		inflight atomic.Int32
+		op       *traversal.Operation
+	)
+	deliver := func(vals []krpc.NodeAddr) {
+		ps := sanitizePeers(vals)
+		if len(ps) == 0 {
+			return
+		}
+		mu.Lock()
+		if finished {
+			mu.Unlock()
+			return
+		}
+		var fresh []netip.AddrPort
+		for _, p := range ps {
+			if !seen[p] {
+				seen[p] = true
+				fresh = append(fresh, p)
+			}
+		}
+		if len(fresh) > 0 && st.FirstPeer == 0 {
+			st.FirstPeer = max(time.Since(start), time.Nanosecond)
+			st.QueriesToFirst = int(atomic.LoadUint32(&op.Stats().NumAddrsTried))
+			close(first)
+		}
+		mu.Unlock()
+		if len(fresh) > 0 && o.onPeers != nil {
+			o.onPeers(fresh)
+		}
+	}
+	args := krpc.MsgArgs{InfoHash: target, Want: []krpc.Want{krpc.WantNodes}}
+	toResult := func(from krpc.NodeAddr, m krpc.Msg) traversal.QueryResult {
+		r := m.R
+		res := traversal.QueryResult{ResponseFrom: &krpc.NodeInfo{ID: r.ID, Addr: from}}
+		if r.Token != nil && *r.Token != "" {
+			res.ClosestData = *r.Token
+		}
+		res.Nodes = n.sanitizeNodes(r.Nodes, r.ID)
+		res.Nodes6 = n.sanitizeNodes(r.Nodes6, r.ID)
+		return res
+	}
+	op = traversal.Start(traversal.OperationInput{
+		Target: target,
+		Alpha:  n.cfg.Alpha,
+		K:      n.cfg.K,
+		DoQuery: func(qctx context.Context, addr krpc.NodeAddr) traversal.QueryResult {
+			ap := addr.ToNodeAddrPort().AddrPort
+			ap = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+			var state atomic.Int32
+			ch := make(chan krpc.Msg, 1)
+			inflight.Add(1)
+			go func() {
+				defer inflight.Add(-1)
+				hctx, cancel := context.WithTimeout(n.ctx, n.cfg.QueryTimeout)
+				m, _, err := n.query(hctx, ap, "get_peers", args, o.maint)
+				cancel()
+				if err != nil || m.R == nil {
+					close(ch)
+					return
+				}
+				if state.CompareAndSwap(qPending, qOnTime) {
+					ch <- m
+					return
+				}
+				// Late: the slot was given away, but the answer still counts.
+				deliver(m.R.Values)
+				res := toResult(addr, m)
+				op.AddNodes(types.AddrMaybeIdSliceFromNodeInfoSlice(res.Nodes))
+				op.AddNodes(types.AddrMaybeIdSliceFromNodeInfoSlice(res.Nodes6))
+				select {
+				case late <- struct{}{}:
+				default:
+				}
+			}()
+			t := time.NewTimer(n.softTimeout(ap))
+			defer t.Stop()
+			select {
+			case m, ok := <-ch:
+				if !ok {
+					return traversal.QueryResult{}
+				}
+				deliver(m.R.Values)
+				return toResult(addr, m)
+			case <-t.C:
+			case <-qctx.Done():
+			}
+			if state.CompareAndSwap(qPending, qLate) {
+				return traversal.QueryResult{}
+			}
+			m, ok := <-ch
+			if !ok {
+				return traversal.QueryResult{}
+			}
+			deliver(m.R.Values)
+			return toResult(addr, m)
+		},
+		NodeFilter: func(a types.AddrMaybeId) bool {
+			ap := a.Addr.AddrPort
+			ap = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+			if ap == n.selfAddr || !usableAddr(ap) {
+				return false
+			}
+			return !a.Id.Ok || a.Id.Value.AsByteArray() != n.self
+		},
+		DataFilter: func(data any) bool {
+			s, ok := data.(string)
+			return ok && s != ""
+		},
+	})
+	op.AddNodes(n.seeds(ctx, target))
+wait:
+	for {
+		select {
+		case <-op.Stalled():
+			if inflight.Load() == 0 {
+				break wait
+			}
+			select {
+			case <-late:
+			case <-first:
+				if o.stopAtFirst {
+					break wait
+				}
+			case <-ctx.Done():
+				break wait
+			case <-time.After(n.cfg.QueryTimeout):
+				break wait
+			}
+		case <-first:
+			if o.stopAtFirst {
+				break wait
+			}
+			first = nil
+		case <-ctx.Done():
+			break wait
+		}
+	}
+	op.Stop()
+	<-op.Stopped()
+	mu.Lock()
+	finished = true
+	st.Queries = int(atomic.LoadUint32(&op.Stats().NumAddrsTried))
+	st.Responses = int(atomic.LoadUint32(&op.Stats().NumResponses))
+	st.Peers = len(seen)
+	mu.Unlock()
+	if o.announcePort > 0 && ctx.Err() == nil {
+		st.Announced = n.announceClosest(ctx, target, o.announcePort, op.Closest())
+	}
+	return st
+}
+
+func (n *Node) announceClosest(ctx context.Context, target [20]byte, port int, closest *k_nearest_nodes.Type) int {
+	var ok atomic.Int32
+	var wg sync.WaitGroup
+	closest.Range(func(e k_nearest_nodes.Elem) {
+		tok, _ := e.Data.(string)
+		ap := e.Key.Addr.AddrPort
+		ap = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+		wg.Go(func() {
+			qctx, cancel := context.WithTimeout(ctx, n.cfg.QueryTimeout)
+			defer cancel()
+			p := port
+			if _, _, err := n.query(qctx, ap, "announce_peer", krpc.MsgArgs{InfoHash: target, Port: &p, Token: tok}, false); err == nil {
+				ok.Add(1)
+			}
+		})
+	})
+	wg.Wait()
+	return int(ok.Load())
+}
+
+// maxNodesPerReply bounds the nodes taken from one answer.
+const maxNodesPerReply = 16
+
+// sanitizeNodes drops node entries that cannot be right (ourselves, the
+// responder naming itself, unusable addresses) and bounds their number.
+// Valid newcomers become maintenance candidates.
+func (n *Node) sanitizeNodes(ns []krpc.NodeInfo, from krpc.ID) []krpc.NodeInfo {
+	var out []krpc.NodeInfo
+	seen := make(map[netip.AddrPort]bool, len(ns))
+	for _, ni := range ns {
+		if len(out) >= maxNodesPerReply {
+			break
+		}
+		ip, ok := netip.AddrFromSlice(ni.Addr.IP)
+		if !ok || ni.Addr.Port <= 0 || ni.Addr.Port > 65535 {
+			continue
+		}
+		ap := netip.AddrPortFrom(ip.Unmap(), uint16(ni.Addr.Port))
+		if ni.ID == n.self || ni.ID == from || ap == n.selfAddr || !usableAddr(ap) || seen[ap] {
+			continue
+		}
+		seen[ap] = true
+		out = append(out, ni)
+		n.addCandidate(ni.ID, ap)
+	}
+	return out
+}
+
+// sanitizePeers turns get_peers values into usable, distinct addresses,
+// at most maxValues of them. They are hints only: nothing is trusted until
+// the Merkle tree verifies what the peer sends.
+func sanitizePeers(vals []krpc.NodeAddr) []netip.AddrPort {
+	var out []netip.AddrPort
+	for _, v := range vals {
+		if len(out) >= maxValues {
+			break
+		}
+		ip, ok := netip.AddrFromSlice(v.IP)
+		if !ok || v.Port <= 0 || v.Port > 65535 {
+			continue
+		}
+		ap := netip.AddrPortFrom(ip.Unmap(), uint16(v.Port))
+		if usableAddr(ap) {
+			out = append(out, ap)
+		}
+	}
+	return out
+}
