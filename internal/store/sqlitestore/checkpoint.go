@@ -16,10 +16,12 @@ type snapshot struct {
 
 // checkpoint makes the given swarms durable, in this order:
 //
-//  1. under each swarm's lock: buffered tree hashes are written to the
-//     sidecar, and the pages of the verified maps changed since the last
+//  1. under each swarm's lock: buffered chunks and tree hashes are written
+//     to the content file and sidecar, and the pages of the verified maps changed since the last
 //     checkpoint are copied (only chunks whose bytes were already written
-//     are in them: WriteChunk sets a bit after its write returns);
+//     are in them: WriteChunk sets a bit after its write returns, or after
+//     buffering, and the buffer was just written; if writing the buffer
+//     failed, the pages are left for the next checkpoint);
 //  2. the content and tree files are fdatasync'ed;
 //  3. the copied pages of all swarms are committed in one transaction.
 //
@@ -33,12 +35,16 @@ func (s *Store) checkpoint(list []*swarm) error {
 	snaps := make([]snapshot, 0, len(list))
 	for _, sw := range list {
 		sw.mu.Lock()
-		if sw.closed || (!sw.chunks.HasDirty() && !sw.nodes.HasDirty() && len(sw.pend) == 0) {
+		if sw.closed || (!sw.chunks.HasDirty() && !sw.nodes.HasDirty() && len(sw.pend) == 0 && len(sw.wchunks) == 0) {
 			sw.mu.Unlock()
 			continue
 		}
 		sn := snapshot{sw: sw, content: sw.content, tree: sw.tree}
-		sn.chunkPages, sn.chunkData = sw.chunks.TakeDirty()
+		if err := sw.flushWritesLocked(); err != nil {
+			errs = append(errs, err) // chunk pages stay dirty for the next try
+		} else {
+			sn.chunkPages, sn.chunkData = sw.chunks.TakeDirty()
+		}
 		if err := sw.writePendingLocked(); err != nil {
 			errs = append(errs, err) // node pages stay dirty for the next try
 		} else {

@@ -239,18 +239,35 @@ func TestFullDiskChild(t *testing.T) {
 	if err := syscall.Setrlimit(syscall.RLIMIT_FSIZE, &syscall.Rlimit{Cur: limit, Max: rl.Max}); err != nil {
 		fail("setrlimit: %v", err)
 	}
-	for c := range uint64(limit / 1024) {
-		if err := sw.WriteChunk(c, storetest.ChunkData("full", c, 1024)); err != nil {
-			fail("WriteChunk(%d) below the limit: %v", c, err)
+	// WriteChunk buffers small chunks, so the error shows at the write that
+	// finds the buffer full and cannot empty it.
+	var accepted uint64
+	for {
+		err = sw.WriteChunk(accepted, storetest.ChunkData("full", accepted, 1024))
+		if err != nil {
+			break
+		}
+		if accepted++; accepted > limit/1024+1024 {
+			fail("no error writing %d chunks with a %d-byte file size limit", accepted, limit)
 		}
 	}
-	err = sw.WriteChunk(limit/1024, storetest.ChunkData("full", limit/1024, 1024))
-	if !errors.Is(err, syscall.EFBIG) || !strings.Contains(err.Error(), "write chunk 1024") {
+	if !errors.Is(err, syscall.EFBIG) || !strings.Contains(err.Error(), fmt.Sprintf("write chunk %d", accepted)) {
 		fail("WriteChunk past the limit: err = %v, want a wrapped EFBIG naming the chunk", err)
 	}
 	fmt.Println("write error:", err)
-	if sw.Have(limit/1024) || sw.NumVerified() != limit/1024 {
+	if accepted < limit/1024 {
+		fail("only %d chunks accepted below the limit", accepted)
+	}
+	if sw.Have(accepted) || sw.NumVerified() != accepted {
 		fail("failed chunk marked verified")
+	}
+	if err := sw.WriteChunk(accepted, storetest.ChunkData("full", accepted, 1024)); !errors.Is(err, syscall.EFBIG) {
+		fail("second WriteChunk on a full disk: %v", err)
+	}
+	// Buffered chunks stay readable while the disk is full.
+	buf := make([]byte, 1024)
+	if n, err := sw.ReadChunk(accepted-1, buf); err != nil || !bytes.Equal(buf[:n], storetest.ChunkData("full", accepted-1, 1024)) {
+		fail("ReadChunk of a buffered chunk: %v", err)
 	}
 	// A tree node past the limit: buffered, then the flush fails.
 	bigBin := uint64(limit/20 + 1000)
@@ -278,7 +295,7 @@ func TestFullDiskChild(t *testing.T) {
 	if err := s.Close(); err != nil {
 		fail("store Close: %v", err)
 	}
-	fmt.Println("OK")
+	fmt.Printf("accepted %d\nOK\n", accepted)
 	os.Exit(0)
 }
 
@@ -302,8 +319,20 @@ func TestFullDisk(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer sw.Close()
-	if sw.NumVerified() != 1024 || sw.Have(1024) {
-		t.Fatalf("after reopen: %d verified, Have(1024) = %v", sw.NumVerified(), sw.Have(1024))
+	_, after, _ := bytes.Cut(out, []byte("accepted "))
+	line, _, _ := bytes.Cut(after, []byte("\n"))
+	accepted, err := strconv.ParseUint(string(line), 10, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sw.NumVerified() != accepted || sw.Have(accepted) {
+		t.Fatalf("after reopen: %d verified, Have(%d) = %v; want the %d accepted", sw.NumVerified(), accepted, sw.Have(accepted), accepted)
+	}
+	buf := make([]byte, 1024)
+	for c := range accepted {
+		if n, err := sw.ReadChunk(c, buf); err != nil || !bytes.Equal(buf[:n], storetest.ChunkData("full", c, 1024)) {
+			t.Fatalf("ReadChunk(%d) after reopen: %v", c, err)
+		}
 	}
 	bigBin := uint64(1<<20/20 + 1000)
 	if h, err := sw.Hash(bigBin); err != nil || !bytes.Equal(h, storetest.HashData("full", bigBin, 20)) {

@@ -50,15 +50,19 @@
 //
 // The in-memory maps (one bit per chunk and per tree node, paged and
 // sparse, so 10 GiB of 1 KiB chunks costs at most 3.75 MiB) are
-// authoritative: WriteChunk writes the bytes to the content file with
-// pwrite and only then sets the chunk's bit, so ReadChunk serves a chunk
-// the moment it is verified and never before. PutHash buffers up to 65,536
-// hashes in memory before writing them to the sidecar.
+// authoritative: a chunk is readable the moment WriteChunk returns and
+// never before. WriteChunk copies a chunk smaller than 32 KiB into a
+// 128 KiB per-swarm write buffer (served from there until written) and
+// writes the buffer to the content file, one pwrite per run of consecutive
+// chunks, when it is full and at every checkpoint; bigger chunks are
+// written with pwrite before their bit is set. PutHash buffers up to 65,536
+// hashes the same way before writing them to the sidecar. Memory stays
+// bounded whatever the content size.
 //
 // Committing to SQLite per chunk would cost an fsync per chunk; instead a
 // checkpoint runs every Config.FlushInterval (default 100 ms), early when
 // a swarm has Config.FlushBytes (default 16 MiB) unflushed, on Flush, and
-// on Close. It writes the buffered hashes, copies the changed pages of the
+// on Close. It writes the buffered chunks and hashes, copies the changed pages of the
 // maps, fdatasyncs the content and sidecar files, and only then commits the
 // copied pages, for all changed swarms in one transaction. Hence:
 //
@@ -79,7 +83,11 @@
 //
 // I/O errors come back wrapped with the operation, chunk and swarm, and
 // errors.Is works on the cause (syscall.ENOSPC, syscall.EFBIG, ...). A
-// failed write marks nothing verified. A failed fdatasync reverts the
+// WriteChunk that fails marks nothing verified. Because small chunks are
+// buffered, a full disk shows at the WriteChunk that finds the buffer full
+// and cannot write it, and at Flush; the chunks already buffered stay
+// readable from memory and are retried at each checkpoint, and none of
+// them is committed to SQLite until its bytes are written and synced. A failed fdatasync reverts the
 // swarm's maps to the last committed checkpoint, since the kernel may have
 // dropped the unwritten pages; the chunks since then are fetched again.
 // Background checkpoint failures are logged through Config.Logger and

@@ -102,6 +102,9 @@ func TestPaths(t *testing.T) {
 		t.Errorf("stored default path = %q, %v; want ''", stored, err)
 	}
 	writeChunks(t, sw, "p", 0, 2)
+	if err := sw.Flush(); err != nil {
+		t.Fatal(err)
+	}
 	if fi, err := os.Stat(want); err != nil || fi.Size() != 2048 {
 		t.Errorf("content file: %v, %v", fi, err)
 	}
