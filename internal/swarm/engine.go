@@ -318,7 +318,8 @@ func (e *Engine) handleInitial(b []byte, from net.Addr) {
 		return
 	}
 	s := e.swarms[string(hs.Options.SwarmID)]
-	if s == nil || s.closed {
+	if s == nil || s.closed || s.mode == ModeLeech {
+		// A leecher serves nobody, so it accepts no channels.
 		e.stats.Dropped++
 		return
 	}

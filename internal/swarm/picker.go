@@ -87,6 +87,9 @@ func (s *Swarm) pick(ch *channel, max int, out []uint64) []uint64 {
 	}
 	// Rarest first over a bounded horizon of candidates.
 	horizon := 4 * (max - len(out))
+	if horizon < 4096 {
+		horizon = 4096
+	}
 	cands := s.e.candBuf[:0]
 	cands = s.scan(ch, end, n, horizon, cands)
 	if len(cands) < horizon {
