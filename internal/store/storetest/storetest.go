@@ -56,6 +56,8 @@ func Run(t *testing.T, c Config) {
 		{"Sparse10GiB", testSparse},
 		{"BigChunks", testBigChunks},
 		{"Concurrent", testConcurrent},
+		{"CloseWhileBusy", testCloseWhileBusy},
+		{"HashesReentrant", testHashesReentrant},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -869,4 +871,89 @@ func ranges(se ...uint64) []store.Range {
 		out = append(out, store.Range{Start: se[k], End: se[k+1]})
 	}
 	return out
+}
+
+// testCloseWhileBusy closes handles, removes swarms and closes the store
+// while other goroutines use them: no panic, no race, and every error is
+// ErrClosed.
+func testCloseWhileBusy(t *testing.T, c Config, dir string) {
+	s := c.Open(t, dir)
+	const chunks = 512
+	var wg sync.WaitGroup
+	use := func(sw store.Swarm, seed string) {
+		defer wg.Done()
+		in := sw.Info()
+		buf := make([]byte, 1024)
+		for ch := uint64(0); ch < chunks; ch++ {
+			err := sw.WriteChunk(ch, ChunkData(seed, ch, in.ChunkLen(ch)))
+			if err == nil {
+				_, err = sw.ReadChunk(ch, buf)
+			}
+			if err == nil {
+				err = sw.PutHash(2*ch, HashData(seed, 2*ch, 20))
+			}
+			if err == nil && ch%64 == 0 {
+				err = sw.Flush()
+			}
+			if err == nil {
+				sw.Verified()
+				err = sw.Hashes(func(uint64, []byte) {})
+			}
+			if err != nil && !errors.Is(err, store.ErrClosed) && !errors.Is(err, store.ErrNotVerified) {
+				t.Errorf("%s: chunk %d: %v", seed, ch, err)
+				return
+			}
+		}
+	}
+	var closers []func() error
+	for k := range 3 {
+		seed := fmt.Sprint("busy", k)
+		sw := open(t, s, info(seed, 1024, chunks*1024))
+		wg.Add(1)
+		go use(sw, seed)
+		switch k {
+		case 0:
+			closers = append(closers, sw.Close)
+		case 1:
+			closers = append(closers, func() error { return s.Remove(ID(seed, 0)) })
+		case 2:
+			closers = append(closers, s.Close)
+		}
+	}
+	for _, cl := range closers {
+		if err := cl(); err != nil && !errors.Is(err, store.ErrClosed) {
+			t.Errorf("close: %v", err)
+		}
+	}
+	wg.Wait()
+	s.Close()
+}
+
+// testHashesReentrant calls the Swarm from inside the Hashes callback.
+func testHashesReentrant(t *testing.T, c Config, dir string) {
+	s := newStore(t, c, dir)
+	sw := open(t, s, info("re", 1024, 8*1024))
+	defer sw.Close()
+	write(t, sw, "re", 0)
+	for b := uint64(0); b < 15; b += 2 {
+		if err := sw.PutHash(b, HashData("re", b, 20)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n := 0
+	if err := sw.Hashes(func(b uint64, h []byte) {
+		n++
+		if g, err := sw.Hash(b); err != nil || !bytes.Equal(g, h) {
+			t.Errorf("Hash(%d) inside Hashes: %v", b, err)
+		}
+		if err := sw.PutHash(b+1, HashData("re", b+1, 20)); err != nil && !errors.Is(err, store.ErrOutOfRange) {
+			t.Errorf("PutHash inside Hashes: %v", err)
+		}
+		sw.Have(0)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if n != 8 {
+		t.Errorf("Hashes gave %d nodes, want the 8 stored before the call", n)
+	}
 }
