@@ -51,6 +51,12 @@ type Store interface {
 // Swarm is one swarm's content and verification state. Methods are safe for
 // concurrent use. After Close every method fails with ErrClosed (Have is
 // false, NumVerified 0).
+//
+// Read content through ReadChunk: an implementation may hold freshly
+// written chunks in memory for up to one checkpoint before they reach
+// Info.Path (sqlitestore does so for small chunks). The content file holds
+// every verified chunk after Flush or Close, and as soon as the last chunk
+// of the content is written.
 type Swarm interface {
 	Info() Info
 	// SetLength sets the content length. A known length may change only in a way that alters no verified

@@ -1,6 +1,7 @@
 package sqlitestore_test
 
 import (
+	"bytes"
 	"encoding/hex"
 	"errors"
 	"os"
@@ -276,5 +277,32 @@ func TestConfigErrors(t *testing.T) {
 	os.WriteFile(f, nil, 0o644)
 	if _, err := sqlitestore.Open(sqlitestore.Config{Dir: f}); err == nil {
 		t.Error("Open on a regular file succeeded")
+	}
+}
+
+// TestCompleteFile: once every chunk is written the content file holds the
+// whole content, without a Flush.
+func TestCompleteFile(t *testing.T) {
+	s, err := sqlitestore.Open(sqlitestore.Config{Dir: t.TempDir(), FlushInterval: -1, FlushBytes: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	in := store.Info{SwarmID: storetest.ID("complete", 0), ChunkSize: 1024, Length: 40*1024 + 7}
+	sw := openSwarm(t, s, in)
+	defer sw.Close()
+	var want []byte
+	for c := range uint64(41) {
+		want = append(want, storetest.ChunkData("complete", c, sw.Info().ChunkLen(c))...)
+	}
+	for _, c := range []uint64{40, 3, 2, 1, 0} {
+		if err := sw.WriteChunk(c, storetest.ChunkData("complete", c, sw.Info().ChunkLen(c))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeChunks(t, sw, "complete", 4, 40)
+	got, err := os.ReadFile(sw.Info().Path)
+	if err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("content file after the last chunk: %d bytes, %v; want the %d bytes written", len(got), err, len(want))
 	}
 }

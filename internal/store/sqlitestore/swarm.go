@@ -530,6 +530,11 @@ func (sw *swarm) addedLocked(c uint64, n int) {
 	if !sw.chunks.Add(c) {
 		return
 	}
+	if total := sw.info.NumChunks(); total > 0 && sw.chunks.Count() == uint64(total) {
+		// Complete: put the whole content in the file now, for readers of
+		// the plain file. An error here shows again at the next checkpoint.
+		sw.flushWritesLocked()
+	}
 	sw.unsynced += int64(n)
 	if fb := sw.st.flushBytes; fb > 0 && sw.unsynced >= fb {
 		sw.unsynced = 0
