@@ -1,0 +1,42 @@
+# swarmgate — `make` lists the targets.
+GO      ?= go
+BIN     := bin/swarmgate
+PKGS    := ./...
+# Packages that must build for the browser (js/wasm): cgo-free.
+WASM_PKGS := ./internal/merkle ./internal/ppsp ./internal/swarm ./internal/store ./internal/link ./internal/netsim
+
+.PHONY: help build test bench check run fuzz clean
+
+help: ## list the targets
+	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-7s %s\n", $$1, $$2}'
+
+build: ## build bin/swarmgate
+	$(GO) build -o $(BIN) ./cmd/swarmgate
+
+test: ## run every test (race detector on)
+	$(GO) test -race -timeout 20m $(PKGS)
+
+bench: build ## print the figures the README quotes
+	$(BIN) bench transfer --size 100MiB --runs 3
+	$(BIN) bench transfer --size 100MiB --seeders 3
+	$(BIN) bench lossy --size 100MiB --loss 0.10
+	$(BIN) bench hash --size 256MiB
+	$(BIN) bench dht --nodes 1000 --lookups 1000 --loss 0.05 --impaired 0.33 --seed 1
+	$(GO) test -run XXX -bench . -benchtime 1s ./internal/merkle ./internal/ppsp ./internal/store/...
+
+check: ## vet, gofmt, go.mod tidiness, js/wasm build
+	$(GO) vet $(PKGS)
+	@test -z "$$(gofmt -l .)" || (gofmt -l . && echo "gofmt: files above need formatting" && false)
+	@cp go.mod /tmp/swarmgate.go.mod.bak && cp go.sum /tmp/swarmgate.go.sum.bak && $(GO) mod tidy && \
+	  if ! git diff --quiet -- go.mod go.sum; then cp /tmp/swarmgate.go.mod.bak go.mod; cp /tmp/swarmgate.go.sum.bak go.sum; echo "go.mod/go.sum not tidy"; false; fi
+	GOOS=js GOARCH=wasm $(GO) build $(WASM_PKGS)
+
+run: build ## seed FILE=path (or a generated demo file) on the embedded defaults
+	$(BIN) run $(FILE)
+
+fuzz: ## run each fuzz target for FUZZTIME (default 30s)
+	@for t in "FuzzParse ./internal/ppsp" "FuzzOptions ./internal/ppsp" "FuzzDatagram ./internal/swarm" "FuzzParse ./internal/link"; do \
+	  set -- $$t; $(GO) test -run XXX -fuzz "^$$1\$$" -fuzztime $${FUZZTIME:-30s} $$2 || exit 1; done
+
+clean: ## remove build output
+	rm -rf bin
