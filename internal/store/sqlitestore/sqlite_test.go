@@ -119,6 +119,19 @@ func TestPaths(t *testing.T) {
 	}
 }
 
+func TestPathInUse(t *testing.T) {
+	dir := t.TempDir()
+	s := openStore(t, dir)
+	defer s.Close()
+	path := filepath.Join(dir, "shared")
+	a := openSwarm(t, s, store.Info{SwarmID: storetest.ID("a", 0), ChunkSize: 1024, Length: 10, Path: path})
+	defer a.Close()
+	_, err := s.Open(store.Info{SwarmID: storetest.ID("b", 0), ChunkSize: 1024, Length: 10, Path: path})
+	if !errors.Is(err, store.ErrInvalidInfo) {
+		t.Fatalf("second swarm on the same content file: %v", err)
+	}
+}
+
 func TestRemoveKeepsContent(t *testing.T) {
 	s := openStore(t, t.TempDir())
 	defer s.Close()

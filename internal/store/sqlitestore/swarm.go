@@ -81,6 +81,14 @@ func (s *Store) load(info store.Info) (*swarm, error) {
 		} else if stored.Path, err = filepath.Abs(stored.Path); err != nil {
 			return nil, fmt.Errorf("sqlitestore: swarm %s: %w", store.ShortID(info.SwarmID), err)
 		}
+		var other []byte
+		err := s.db.QueryRow("SELECT swarm_id FROM swarm WHERE path = ?", stored.Path).Scan(&other)
+		switch {
+		case err == nil:
+			return nil, fmt.Errorf("%w: content file %s already belongs to swarm %s", store.ErrInvalidInfo, stored.Path, store.ShortID(other))
+		case !errors.Is(err, sql.ErrNoRows):
+			return nil, fmt.Errorf("sqlitestore: open swarm %s: %w", store.ShortID(info.SwarmID), err)
+		}
 	case err != nil:
 		return nil, fmt.Errorf("sqlitestore: open swarm %s: %w", store.ShortID(info.SwarmID), err)
 	}
