@@ -1,6 +1,7 @@
 package sqlitestore_test
 
 import (
+	"math/rand/v2"
 	"testing"
 
 	"github.com/swarmgate/swarmgate/internal/store"
@@ -34,6 +35,25 @@ func BenchmarkWriteChunk(b *testing.B) {
 	b.SetBytes(1024)
 	b.ResetTimer()
 	for i := range b.N {
+		if err := sw.WriteChunk(uint64(i), p); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := sw.Flush(); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// BenchmarkWriteChunkRandom is BenchmarkWriteChunk in a shuffled order, as
+// a rarest-first download writes: no runs to coalesce.
+func BenchmarkWriteChunkRandom(b *testing.B) {
+	sw, done := benchSwarm(b, b.N)
+	defer done()
+	order := rand.New(rand.NewPCG(1, 1)).Perm(b.N)
+	p := storetest.ChunkData("bench", 0, 1024)
+	b.SetBytes(1024)
+	b.ResetTimer()
+	for _, i := range order {
 		if err := sw.WriteChunk(uint64(i), p); err != nil {
 			b.Fatal(err)
 		}

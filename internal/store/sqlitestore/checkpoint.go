@@ -31,11 +31,17 @@ type snapshot struct {
 func (s *Store) checkpoint(list []*swarm) error {
 	s.ckptMu.Lock()
 	defer s.ckptMu.Unlock()
+	return s.checkpointLocked(list)
+}
+
+// checkpointLocked is checkpoint with ckptMu held. Files are closed only
+// with ckptMu held, so they stay open throughout.
+func (s *Store) checkpointLocked(list []*swarm) error {
 	var errs []error
 	snaps := make([]snapshot, 0, len(list))
 	for _, sw := range list {
 		sw.mu.Lock()
-		if sw.closed || (!sw.chunks.HasDirty() && !sw.nodes.HasDirty() && len(sw.pend) == 0 && len(sw.wchunks) == 0) {
+		if sw.closed || (!sw.chunks.HasDirty() && !sw.nodes.HasDirty() && len(sw.pend) == 0 && sw.wb.len() == 0 && sw.fb.len() == 0 && !sw.writing) {
 			sw.mu.Unlock()
 			continue
 		}

@@ -52,10 +52,11 @@
 // sparse, so 10 GiB of 1 KiB chunks costs at most 3.75 MiB) are
 // authoritative: a chunk is readable the moment WriteChunk returns and
 // never before. WriteChunk copies a chunk smaller than 32 KiB into a
-// 128 KiB per-swarm write buffer (served from there until written) and
-// writes the buffer to the content file, one pwrite per run of consecutive
-// chunks, when it is full and at every checkpoint; bigger chunks are
-// written with pwrite before their bit is set. PutHash buffers up to 65,536
+// 128 KiB per-swarm write buffer (served from there until written); a full
+// buffer is written to the content file by a background goroutine, one
+// pwrite per run of consecutive chunks, while a second buffer fills, and
+// every checkpoint writes both. Bigger chunks are written with pwrite
+// before their bit is set. PutHash buffers up to 65,536
 // hashes the same way before writing them to the sidecar. Memory stays
 // bounded whatever the content size.
 //

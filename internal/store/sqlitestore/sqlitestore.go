@@ -184,7 +184,9 @@ func (s *Store) Open(info store.Info) (store.Swarm, error) {
 			sw.mu.Unlock()
 			if last {
 				delete(s.open, key)
+				s.ckptMu.Lock()
 				sw.closeFiles()
+				s.ckptMu.Unlock()
 			}
 			return nil, err
 		}
@@ -288,10 +290,12 @@ func (s *Store) Close() error {
 		s.closed = true
 		list := s.openList()
 		s.open = nil
-		err := s.checkpoint(list)
+		s.ckptMu.Lock()
+		err := s.checkpointLocked(list)
 		for _, sw := range list {
 			sw.closeFiles()
 		}
+		s.ckptMu.Unlock()
 		s.mu.Unlock()
 		s.closeErr = errors.Join(err, s.db.Close(), s.lock.Close())
 	})
@@ -329,7 +333,9 @@ func (s *Store) release(sw *swarm) error {
 		return nil
 	}
 	delete(s.open, sw.key)
-	err := s.checkpoint([]*swarm{sw})
+	s.ckptMu.Lock()
+	defer s.ckptMu.Unlock()
+	err := s.checkpointLocked([]*swarm{sw})
 	sw.closeFiles()
 	return err
 }

@@ -26,19 +26,6 @@ const (
 // them to the sidecar.
 const maxPending = 1 << 16
 
-// Content write buffering: WriteChunk copies chunks smaller than
-// directWrite into a buffer of writeBufSize, written to the content file in
-// runs of consecutive chunks when full and at every checkpoint. One pwrite
-// per run instead of per chunk makes a sequential 1 KiB WriteChunk cost
-// well under a microsecond.
-const (
-	writeBufSize = 128 << 10
-	directWrite  = 32 << 10
-)
-
-// wentry locates a buffered chunk in swarm.wbuf.
-type wentry struct{ off, n int }
-
 // swarm is the state of one open swarm, shared by its handles. mu guards
 // everything below it. File I/O on chunks runs outside mu.
 type swarm struct {
@@ -56,11 +43,14 @@ type swarm struct {
 	nodes    bitset.Set     // stored tree nodes
 	pend     map[uint64]int // bin -> offset in pendBuf, not yet in the sidecar
 	pendBuf  []byte
-	wbuf     []byte            // buffered chunk bytes, not yet in the content file
-	wchunks  map[uint64]wentry // chunk -> its bytes in wbuf
-	wscratch []byte            // for assembling runs
-	unsynced int64             // content bytes written since the last checkpoint
-	gen      uint64            // bumped when in-memory state is reverted to the database's
+	wb       chunkBuf  // active write buffer (writebuf.go)
+	fb       chunkBuf  // buffer being written; read-only while writing
+	writing  bool      // a background write of fb is in flight
+	wdone    sync.Cond // on mu; broadcast when writing becomes false
+	werr     error     // the last failed buffer write, until one succeeds
+	scratch  []byte    // for assembling runs; used by whoever writes fb/wb
+	unsynced int64     // content bytes written since the last checkpoint
+	gen      uint64    // bumped when in-memory state is reverted to the database's
 	refs     int
 	closed   bool
 	err      error // sticky: state could not be reloaded after a failed sync
@@ -93,15 +83,15 @@ func (s *Store) load(info store.Info) (*swarm, error) {
 		return nil, fmt.Errorf("sqlitestore: open swarm %s: %w", store.ShortID(info.SwarmID), err)
 	}
 	sw := &swarm{
-		st:      s,
-		key:     string(info.SwarmID),
-		name:    store.ShortID(info.SwarmID),
-		hs:      store.HashSize(stored.HashFunc),
-		info:    stored,
-		pend:    make(map[uint64]int),
-		wchunks: make(map[uint64]wentry),
-		refs:    1,
+		st:   s,
+		key:  string(info.SwarmID),
+		name: store.ShortID(info.SwarmID),
+		hs:   store.HashSize(stored.HashFunc),
+		info: stored,
+		pend: make(map[uint64]int),
+		refs: 1,
 	}
+	sw.wdone.L = &sw.mu
 	if sw.content, err = openFile(stored.Path); err != nil {
 		return nil, fmt.Errorf("sqlitestore: swarm %s: content: %w", sw.name, err)
 	}
@@ -218,6 +208,7 @@ func (sw *swarm) closeFiles() {
 	if sw.closed {
 		return
 	}
+	sw.waitWriterLocked()
 	sw.closed = true
 	sw.content.Close()
 	sw.tree.Close()
@@ -225,8 +216,7 @@ func (sw *swarm) closeFiles() {
 	sw.nodes.Reset()
 	clear(sw.pend)
 	sw.pendBuf = nil
-	clear(sw.wchunks)
-	sw.wbuf, sw.wscratch = nil, nil
+	sw.wb, sw.fb, sw.scratch = chunkBuf{}, chunkBuf{}, nil
 }
 
 func (sw *swarm) Info() store.Info {
@@ -301,62 +291,22 @@ func (sw *swarm) writePendingLocked() error {
 	return nil
 }
 
-// flushWritesLocked writes the buffered chunks to the content file, one
-// pwrite per run of consecutive chunks. On error the buffer is kept whole,
-// to be written again later.
-func (sw *swarm) flushWritesLocked() error {
-	if len(sw.wchunks) == 0 {
-		return nil
-	}
-	cs := make([]uint64, 0, len(sw.wchunks))
-	for c := range sw.wchunks {
-		cs = append(cs, c)
-	}
-	slices.Sort(cs)
-	chunkSize := int64(sw.info.ChunkSize)
-	run := sw.wscratch[:0]
-	var start uint64
-	flush := func() error {
-		if len(run) == 0 {
-			return nil
-		}
-		_, err := sw.content.WriteAt(run, int64(start)*chunkSize)
-		run = run[:0]
-		return err
-	}
-	for k, c := range cs {
-		if k == 0 || c != cs[k-1]+1 {
-			if err := flush(); err != nil {
-				return fmt.Errorf("sqlitestore: swarm %s: write buffered chunks: %w", sw.name, fileErr(err))
-			}
-			start = c
-		}
-		e := sw.wchunks[c]
-		run = append(run, sw.wbuf[e.off:e.off+e.n]...)
-	}
-	if err := flush(); err != nil {
-		return fmt.Errorf("sqlitestore: swarm %s: write buffered chunks: %w", sw.name, fileErr(err))
-	}
-	sw.wscratch = run[:0]
-	clear(sw.wchunks)
-	sw.wbuf = sw.wbuf[:0]
-	return nil
-}
-
 // revert replaces the in-memory maps with the committed ones after a failed
 // fdatasync: bytes written since the last checkpoint may not be on disk, so
 // the chunks and nodes they carry must be fetched again.
 func (sw *swarm) revert(cause error) {
 	sw.mu.Lock()
 	defer sw.mu.Unlock()
+	sw.waitWriterLocked()
 	if sw.closed {
 		return
 	}
 	sw.gen++
 	clear(sw.pend)
 	sw.pendBuf = sw.pendBuf[:0]
-	clear(sw.wchunks)
-	sw.wbuf = sw.wbuf[:0]
+	sw.wb.reset()
+	sw.fb.reset()
+	sw.werr = nil
 	if err := sw.loadPagesLocked(); err != nil {
 		sw.chunks.Reset()
 		sw.nodes.Reset()
@@ -464,8 +414,7 @@ func (h *handle) ReadChunk(c uint64, p []byte) (int, error) {
 		sw.mu.Unlock()
 		return 0, fmt.Errorf("sqlitestore: read chunk %d of swarm %s: %w", c, sw.name, store.ErrNotVerified)
 	}
-	if e, ok := sw.wchunks[c]; ok {
-		n := copy(p, sw.wbuf[e.off:e.off+e.n])
+	if n, ok := sw.readBufferedLocked(c, p); ok {
 		sw.mu.Unlock()
 		return n, nil
 	}
@@ -497,16 +446,9 @@ func (h *handle) WriteChunk(c uint64, p []byte) error {
 	}
 	if len(p) < directWrite {
 		defer sw.mu.Unlock()
-		if len(sw.wbuf)+len(p) > writeBufSize {
-			if err := sw.flushWritesLocked(); err != nil {
-				return fmt.Errorf("sqlitestore: write chunk %d: %w", c, err)
-			}
+		if err := sw.bufferLocked(c, p); err != nil {
+			return fmt.Errorf("sqlitestore: write chunk %d: %w", c, err)
 		}
-		if sw.wbuf == nil {
-			sw.wbuf = make([]byte, 0, writeBufSize)
-		}
-		sw.wchunks[c] = wentry{len(sw.wbuf), len(p)}
-		sw.wbuf = append(sw.wbuf, p...)
 		sw.addedLocked(c, len(p))
 		return nil
 	}
