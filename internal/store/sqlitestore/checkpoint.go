@@ -41,6 +41,11 @@ func (s *Store) checkpointLocked(list []*swarm) error {
 	snaps := make([]snapshot, 0, len(list))
 	for _, sw := range list {
 		sw.mu.Lock()
+		if sw.wb.len() == 0 && sw.fb.len() == 0 && !sw.writing {
+			// Nothing written since the last checkpoint emptied the buffers:
+			// give their memory back.
+			sw.wb, sw.fb, sw.scratch = chunkBuf{}, chunkBuf{}, nil
+		}
 		if sw.closed || (!sw.chunks.HasDirty() && !sw.nodes.HasDirty() && len(sw.pend) == 0 && sw.wb.len() == 0 && sw.fb.len() == 0 && !sw.writing) {
 			sw.mu.Unlock()
 			continue

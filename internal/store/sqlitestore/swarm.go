@@ -282,7 +282,11 @@ func (sw *swarm) writePendingLocked() error {
 	if err := flush(); err != nil {
 		return fmt.Errorf("sqlitestore: swarm %s: write hash tree: %w", sw.name, err)
 	}
-	clear(sw.pend)
+	if len(sw.pend) > 4096 {
+		sw.pend = make(map[uint64]int) // maps don't shrink
+	} else {
+		clear(sw.pend)
+	}
 	if cap(sw.pendBuf) > 4*maxPending*hs {
 		sw.pendBuf = nil
 	} else {
