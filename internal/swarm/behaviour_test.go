@@ -67,6 +67,12 @@ func TestLyingPeerIsDropped(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The liar first and alone, so that it certainly serves something.
+	s.Connect(seeders[0].conn.LocalAddr())
+	deadline := time.Now().Add(5 * time.Second)
+	for s.Stats().PeersDropped == 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
 	for _, sd := range seeders {
 		s.Connect(sd.conn.LocalAddr())
 	}
@@ -106,7 +112,7 @@ func TestThreeSeedersAndLoss(t *testing.T) {
 		{"3seeders-loss10", 3, 0.10},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			data := randomContent(2<<20+77, 11)
+			data := randomContent(8<<20+77, 11)
 			wrap := func(i int) net.PacketConn {
 				c, err := net.ListenPacket("udp", "127.0.0.1:0")
 				if err != nil {
@@ -132,14 +138,17 @@ func TestThreeSeedersAndLoss(t *testing.T) {
 			}
 			waitDone(t, dst, 60*time.Second)
 			checkContent(t, sw, data)
-			if tc.seeders > 1 && tc.loss == 0 {
-				for i, s := range srcs {
-					if s.Stats().BytesUploaded == 0 {
-						t.Errorf("seeder %d uploaded nothing", i)
-					}
+			var uploaders, retx uint64
+			for _, s := range srcs {
+				if s.Stats().BytesUploaded > 0 {
+					uploaders++
 				}
+				retx += s.Stats().Retransmits
 			}
-			if tc.loss > 0 && srcs[0].Stats().Retransmits == 0 {
+			if tc.seeders > 1 && uploaders < 2 {
+				t.Errorf("only %d seeders uploaded", uploaders)
+			}
+			if tc.loss > 0 && retx == 0 {
 				t.Error("no retransmissions under loss")
 			}
 		})

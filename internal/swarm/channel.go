@@ -80,7 +80,6 @@ type channel struct {
 	// Outgoing control messages, flushed as one datagram.
 	ctl      []byte
 	ctlMsgs  int
-	haveQ    []span
 	cancelQ  []span
 	pexIntro map[string]time.Time
 }

@@ -89,28 +89,6 @@ func (ch *channel) queueAcks(chunks []uint64, delay uint64) {
 	}
 }
 
-// queueHave announces a verified chunk as the largest complete bin around
-// it, as libswift does (RFC 7574 §3.2).
-func (ch *channel) queueHave(c uint64) {
-	s := ch.s
-	n := s.tree.NumChunks()
-	b := merkle.ChunkBin(c)
-	for {
-		p := b.Parent()
-		f, l := p.Base()
-		if l >= n || !s.have.all(f, l) {
-			break
-		}
-		b = p
-	}
-	f, l := b.Base()
-	if k := len(ch.haveQ); k > 0 && ch.haveQ[k-1].first >= f && ch.haveQ[k-1].last <= l {
-		ch.haveQ[k-1] = span{f, l}
-		return
-	}
-	ch.haveQ = append(ch.haveQ, span{f, l})
-}
-
 func (ch *channel) queueCancel(c uint64) {
 	if k := len(ch.cancelQ); k > 0 && ch.cancelQ[k-1].last+1 == c {
 		ch.cancelQ[k-1].last = c
@@ -122,13 +100,9 @@ func (ch *channel) queueCancel(c uint64) {
 // flush sends the pending control messages as one datagram.
 func (ch *channel) flush() {
 	if ch.state != stateOpen {
-		ch.ctl, ch.ctlMsgs, ch.haveQ, ch.cancelQ = ch.ctl[:0], 0, ch.haveQ[:0], ch.cancelQ[:0]
+		ch.ctl, ch.ctlMsgs, ch.cancelQ = ch.ctl[:0], 0, ch.cancelQ[:0]
 		return
 	}
-	for _, h := range ch.haveQ {
-		ch.specMsg(ppsp.MsgHave, h.first, h.last, 0)
-	}
-	ch.haveQ = ch.haveQ[:0]
 	for _, c := range ch.cancelQ {
 		ch.specMsg(ppsp.MsgCancel, c.first, c.last, 0)
 	}

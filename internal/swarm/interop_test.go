@@ -22,10 +22,9 @@ package swarm
 //     sends CHOKE first (0a 06 08… = CHOKE, PEX_REQ, REQUEST [0,0], where
 //     libswift sends 08… 06), never HAVE, and REQUESTs ranges ([1,25]) where
 //     libswift requests bins ([4,7], …): all valid RFC 7574.
-//   - Two engine bugs, reported through knownBug (skipped unless
-//     SWARMGATE_STRICT_INTEROP is set): the leecher never learns the size
-//     from peregrine's INTEGRITY-only datagram of peaks, and the ACK of the
-//     chunk completing a ModeLeech swarm is never sent.
+//   - Two engine bugs these tests found are fixed and stay checked: the
+//     leecher learns the size from peregrine's INTEGRITY-only datagram of
+//     peaks, and the ACK of the chunk completing a ModeLeech swarm is sent.
 
 import (
 	"bytes"
@@ -821,24 +820,9 @@ func TestInteropSeederVsLibswiftLeecher(t *testing.T) {
 // arrival at a receiver that keeps the hashes it is sent, as libswift's
 // OfferHash does.
 var libswiftLeechIntegrityDiffs = []string{
-	"5: ours={[4,4]} libswift={}",
-	"6: ours={[4,5] [7,7]} libswift={[7,7]}",
-	"7: ours={[6,6]} libswift={[4,5] [6,6]}",
-	"9: ours={[8,8]} libswift={}",
-	"10: ours={[8,9] [11,11]} libswift={[11,11]}",
-	"11: ours={[10,10]} libswift={}",
-	"12: ours={[8,11] [14,15] [13,13]} libswift={[14,15] [13,13]}",
-	"13: ours={[12,12]} libswift={[8,11] [14,15] [12,12]}",
-	"14: ours={[12,13] [15,15]} libswift={[15,15]}",
-	"15: ours={[14,14]} libswift={}",
-	"17: ours={[16,16]} libswift={}",
-	"18: ours={[16,17] [19,19]} libswift={[19,19]}",
-	"19: ours={[18,18]} libswift={}",
-	"20: ours={[16,19] [22,23] [21,21]} libswift={[22,23] [21,21]}",
-	"21: ours={[20,20]} libswift={}",
-	"22: ours={[20,21] [23,23]} libswift={[23,23]}",
-	"23: ours={[22,22]} libswift={}",
-	"25: ours={[24,24]} libswift={}",
+	"7: ours={} libswift={[4,5] [6,6]}",
+	"3: ours={} libswift={[2,2]}",
+	"13: ours={} libswift={[8,11] [14,15] [12,12]}",
 }
 
 // checkClose checks the end of a conversation: the number of handshakes
@@ -900,12 +884,6 @@ func TestInteropSeederVsPeregrineLeecher(t *testing.T) {
 // before its next REQUEST) only the sibling of the chunk sent just before
 // differs; see libswiftLeechIntegrityDiffs.
 var peregrineLeechIntegrityDiffs = []string{
-	"3: ours={[2,2]} libswift={}",
-	"7: ours={[6,6]} libswift={}",
-	"11: ours={[10,10]} libswift={}",
-	"15: ours={[14,14]} libswift={}",
-	"19: ours={[18,18]} libswift={}",
-	"23: ours={[22,22]} libswift={}",
 }
 
 // ---- engine as LEECHER, captured seeder replayed ----
@@ -1200,19 +1178,10 @@ func TestInteropLeecherVsPeregrineSeeder(t *testing.T) {
 	})
 }
 
-// knownBug reports an engine bug found by these tests. The test is skipped
-// (committed tests pass) unless SWARMGATE_STRICT_INTEROP is set, which makes
-// it fail: run
-//
-//	SWARMGATE_STRICT_INTEROP=1 go test -run Interop ./internal/swarm
-//
-// to see them. Once fixed, the condition is false and the check passes.
+// knownBug fails the test with an engine bug these tests once found.
 func knownBug(t *testing.T, desc string) {
 	t.Helper()
-	if os.Getenv("SWARMGATE_STRICT_INTEROP") != "" {
-		t.Fatal("engine bug: " + desc)
-	}
-	t.Skip("KNOWN ENGINE BUG (SWARMGATE_STRICT_INTEROP=1 to fail): " + desc)
+	t.Fatal("engine bug: " + desc)
 }
 
 // TestInteropCompatAutoHandshake checks the CompatAuto fallback

@@ -139,11 +139,13 @@ func (l *ledbat) onRTT(r time.Duration) {
 	l.srtt = (7*l.srtt + r) / 8
 }
 
-// rto is the retransmission timeout: srtt + 4 rttvar, at least 20 ms and
-// 1 s before any sample.
+// rto is the retransmission timeout (RFC 6298): srtt + 4 rttvar, at
+// least twice srtt and 200 ms (Linux's TCP floor; a spurious timeout costs
+// a whole window), 1 s before any sample. Fast loss detection comes from
+// later acknowledgements (dupThresh), not from this timer.
 func (l *ledbat) rto() time.Duration {
 	if l.srtt == 0 {
 		return time.Second
 	}
-	return max(l.srtt+4*l.rttvar, 20*time.Millisecond)
+	return max(l.srtt+4*l.rttvar, 2*l.srtt, 200*time.Millisecond)
 }

@@ -1,6 +1,7 @@
 package swarm
 
 import (
+	"os"
 	"slices"
 	"time"
 
@@ -156,6 +157,9 @@ func (s *Swarm) requestTimeouts(ch *channel, now time.Time) {
 	if now.Sub(ref) < requestTimeout {
 		return
 	}
+	if debugSwarm {
+		println("request timeout", ch.addr.String(), "outstanding", ch.outstanding, "window", ch.reqWindow, "reqs", len(s.req), "have", s.nhave)
+	}
 	s.release(ch)
 	ch.reqWindow = max(minReqWindow, ch.reqWindow/4)
 }
@@ -175,3 +179,5 @@ func (s *Swarm) expireRequests(now time.Time) {
 		s.reqd.clear(c)
 	}
 }
+
+var debugSwarm = os.Getenv("SWARMGATE_DEBUG") != ""

@@ -194,7 +194,13 @@ func (ch *channel) onChunks(cands []merkle.Node, chunks []merkle.Chunk, ts uint6
 	}
 	tree := s.tree
 	if tree.NumChunks() == 0 {
-		if err := s.learnSize(cands); err != nil {
+		// The peaks may have come in an INTEGRITY-only datagram before
+		// (libperegrine sends them so).
+		peaks := cands
+		if len(ch.retained) > 0 {
+			peaks = append(append([]merkle.Node(nil), ch.retained...), cands...)
+		}
+		if err := s.learnSize(peaks); err != nil {
 			ch.misbehave(err)
 			return
 		}

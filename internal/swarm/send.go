@@ -172,6 +172,7 @@ func (ch *channel) sendData(first uint64, n int, retx bool, now time.Time) bool 
 func (ch *channel) appendIntegrity(b []byte, nd merkle.Bin) ([]byte, error) {
 	f, l := nd.Base()
 	ch.sentHash.set(uint64(nd))
+	ch.s.stats.HashesSent++
 	return ppsp.AppendIntegrity(b, ch.ctx, ppsp.Spec{Start: f, End: l}, ch.s.tree.Hash(nd))
 }
 
@@ -206,7 +207,7 @@ func (ch *channel) unclesFor(dst []merkle.Bin, first, last uint64, retx bool) []
 			if uf >= first && ul <= last {
 				continue
 			}
-			if !retx && ch.sentHash.has(uint64(u)) {
+			if !retx && (ch.sentHash.has(uint64(u)) || ch.allInFlight(uf, ul)) {
 				continue
 			}
 			for _, d := range dst[start:] {
@@ -227,6 +228,20 @@ func (ch *channel) unclesFor(dst []merkle.Bin, first, last uint64, retx bool) []
 		}
 	}
 	return dst
+}
+
+// allInFlight reports whether every chunk of [first, last] (at most 64) is
+// in flight to the peer: it will compute their hash itself.
+func (ch *channel) allInFlight(first, last uint64) bool {
+	if last-first >= 64 {
+		return false
+	}
+	for c := first; c <= last; c++ {
+		if _, ok := ch.flightOf[c]; !ok {
+			return false
+		}
+	}
+	return true
 }
 
 func (ch *channel) flight(seq uint64) *flight {
@@ -327,6 +342,9 @@ compact:
 		ch.flights = ch.flights[:k]
 		ch.flightBase += uint64(ch.flightHead)
 		ch.flightHead = 0
+	}
+	if debugSwarm && (timeout || lost) {
+		println("loss", ch.addr.String(), "timeout", timeout, "rto", rto.String(), "srtt", ch.cc.srtt.String(), "inflight", ch.inflightBytes, "cwnd", ch.cc.window())
 	}
 	if timeout {
 		ch.cc.onTimeout(now)

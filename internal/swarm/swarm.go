@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/swarmgate/swarmgate/internal/merkle"
+	"github.com/swarmgate/swarmgate/internal/ppsp"
 	"github.com/swarmgate/swarmgate/internal/store"
 )
 
@@ -57,6 +58,8 @@ type Swarm struct {
 	sizeProbe   *channel            // the channel asked for a chunk to learn the size
 	sizeProbeAt time.Time
 	lastExpire  time.Time
+	lastHaves   time.Time
+	recent      []span // verified since the last HAVE round
 
 	storedHashes []merkle.Node // hashes from the store, applied once the size is known
 
@@ -83,6 +86,7 @@ type request struct {
 type SwarmStats struct {
 	ChunksVerified  uint64 // chunks verified and stored this session
 	ChunksServed    uint64 // DATA messages sent (including retransmissions)
+	HashesSent      uint64 // INTEGRITY messages sent
 	Retransmits     uint64
 	Duplicates      uint64 // verified chunks received that we had already
 	Unverifiable    uint64 // chunks dropped for want of an uncle hash
@@ -368,6 +372,7 @@ func (s *Swarm) checkComplete() {
 	if s.mode == ModeLeech {
 		// A finished phone goes quiet.
 		for _, ch := range s.channels {
+			ch.flush() // the last ACK (RFC 7574 §3.4: mandatory over UDP)
 			ch.close("complete", true)
 		}
 	}
@@ -391,13 +396,40 @@ func (s *Swarm) onVerified(c uint64, from *channel) {
 		delete(s.req, c)
 	}
 	s.reqd.clear(c)
-	if s.mode == ModePeer {
-		for _, ch := range s.channels {
-			if ch != from && ch.state == stateOpen && !ch.peerSeeder() {
-				ch.queueHave(c)
-			}
-		}
+	// Announced to every peer at the next HAVE round (flushHaves).
+	if k := len(s.recent); k > 0 && s.recent[k-1].last+1 == c {
+		s.recent[k-1].last = c
+	} else if k < maxRecent {
+		s.recent = append(s.recent, span{c, c})
 	}
+}
+
+// maxRecent bounds the chunk ranges waiting for a HAVE round.
+const maxRecent = 4096
+
+// haveInterval is the HAVE round period: newly verified chunks are
+// announced to every peer, coalesced, at most this often.
+const haveInterval = 50 * time.Millisecond
+
+// flushHaves announces newly verified chunks to open channels (RFC 7574
+// §3.2). Seeders get them too, unlike the RFC's SHOULD NOT: a seeder that
+// knows what we hold skips the uncle hashes we already have (§5.4), which
+// keeps hash overhead down with several seeders. A leecher tells only
+// seeders: they can ask it for nothing, so it invites no uploads.
+func (s *Swarm) flushHaves() {
+	if len(s.recent) == 0 {
+		return
+	}
+	for _, ch := range s.channels {
+		if ch.state != stateOpen || (s.mode == ModeLeech && !ch.peerSeeder()) {
+			continue
+		}
+		for _, sp := range s.recent {
+			ch.specMsg(ppsp.MsgHave, sp.first, sp.last, 0)
+		}
+		ch.flush()
+	}
+	s.recent = s.recent[:0]
 }
 
 // release forgets every request owned by ch, so others can take them.
@@ -425,6 +457,10 @@ func (s *Swarm) tick(now time.Time) {
 	}
 	if s.closed || (s.complete && s.mode == ModeLeech) {
 		return
+	}
+	if now.Sub(s.lastHaves) >= haveInterval {
+		s.lastHaves = now
+		s.flushHaves()
 	}
 	if now.Sub(s.lastExpire) > time.Second {
 		s.lastExpire = now
