@@ -883,8 +883,7 @@ func TestInteropSeederVsPeregrineLeecher(t *testing.T) {
 // peregrineLeechIntegrityDiffs: against peregrine's ACKs (one per chunk,
 // before its next REQUEST) only the sibling of the chunk sent just before
 // differs; see libswiftLeechIntegrityDiffs.
-var peregrineLeechIntegrityDiffs = []string{
-}
+var peregrineLeechIntegrityDiffs = []string{}
 
 // ---- engine as LEECHER, captured seeder replayed ----
 
