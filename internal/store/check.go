@@ -2,8 +2,10 @@ package store
 
 import "fmt"
 
-// checkRead validates a ReadChunk call's arguments.
-func checkRead(info Info, c uint64, p []byte) error {
+// CheckRead validates a ReadChunk call's arguments against info: ErrOutOfRange,
+// ErrSize for a buffer shorter than the chunk, ErrNotVerified while the
+// length is unknown. Whether the chunk is verified is the caller's check.
+func CheckRead(info Info, c uint64, p []byte) error {
 	n := info.NumChunks()
 	if n < 0 {
 		return fmt.Errorf("store: read chunk %d of swarm %s: %w", c, ShortID(info.SwarmID), ErrNotVerified)
@@ -31,10 +33,6 @@ func CheckWrite(info Info, c uint64, p []byte) error {
 	}
 	return nil
 }
-
-// CheckRead validates a ReadChunk call's arguments against info (the
-// verified check is the caller's).
-func CheckRead(info Info, c uint64, p []byte) error { return checkRead(info, c, p) }
 
 // CheckHashes validates a PutHashes call's arguments against info.
 func CheckHashes(info Info, bins []uint64, hashes []byte) error {

@@ -218,7 +218,7 @@ func (h *memHandle) ReadChunk(c uint64, p []byte) (int, error) {
 		return 0, err
 	}
 	defer s.mu.Unlock()
-	if err := checkRead(s.info, c, p); err != nil {
+	if err := CheckRead(s.info, c, p); err != nil {
 		return 0, err
 	}
 	if !s.have.Has(c) {

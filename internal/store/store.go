@@ -71,8 +71,12 @@ type Swarm interface {
 	// once. len(p) must be Info.ChunkLen(chunk) (ErrSize); ErrLengthUnknown while Length is -1. Writing a
 	// chunk that is already verified is a no-op.
 	WriteChunk(chunk uint64, p []byte) error
-	PutHash(bin uint64, hash []byte) error // a verified Merkle-tree node hash (RFC 7574 bin numbering: leaf i = bin 2i)
+	// PutHash stores a verified Merkle-tree node hash (RFC 7574 bin numbering: leaf i = bin 2i). len(hash) must
+	// be HashSize(Info.HashFunc) (ErrSize) and bin inside the tree (Info.ValidBin, else ErrOutOfRange). A bin
+	// already stored keeps its hash.
+	PutHash(bin uint64, hash []byte) error
 	// PutHashes stores len(bins) hashes at once; hashes holds them back to back (len(bins)*HashSize bytes).
+	// It validates all before storing any.
 	PutHashes(bins []uint64, hashes []byte) error
 	// Hash returns the stored hash of bin, or ErrNotFound.
 	Hash(bin uint64) ([]byte, error)
