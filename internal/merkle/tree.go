@@ -89,6 +89,8 @@ type Tree struct {
 
 	// scratch for Verify, reused to avoid allocation.
 	work      map[Bin]int
+	workBins  []Bin
+	workOffs  []int
 	segChunks uint64
 	arena     []byte
 }

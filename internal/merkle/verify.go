@@ -23,8 +23,7 @@ func (t *Tree) Verify(cands []Node, chunks []Chunk, newly []Bin, result func(i i
 		}
 		return newly
 	}
-	clear(t.work)
-	t.arena = t.arena[:0]
+	t.resetWork()
 	for _, c := range cands {
 		if len(c.Hash) != t.hs || !t.inTree(c.Bin) || t.Known(c.Bin) {
 			continue
@@ -82,18 +81,51 @@ func (t *Tree) checkChunk(c Chunk) error {
 	return nil
 }
 
+// Staged hashes live in a small slice searched linearly (a datagram stages a
+// few dozen), moving to a map only when there are many.
+const stageLinear = 48
+
+func (t *Tree) resetWork() {
+	t.workBins = t.workBins[:0]
+	t.workOffs = t.workOffs[:0]
+	if len(t.work) > 0 {
+		clear(t.work)
+	}
+	t.arena = t.arena[:0]
+}
+
 // stage records an unverified hash for the current Verify call.
 func (t *Tree) stage(b Bin, h []byte) {
-	if _, ok := t.work[b]; ok {
+	if t.stagedOff(b) >= 0 {
 		return
 	}
-	t.work[b] = len(t.arena)
+	off := len(t.arena)
 	t.arena = append(t.arena, h...)
+	if len(t.workBins) < stageLinear {
+		t.workBins = append(t.workBins, b)
+		t.workOffs = append(t.workOffs, off)
+		return
+	}
+	t.work[b] = off
+}
+
+func (t *Tree) stagedOff(b Bin) int {
+	for i, x := range t.workBins {
+		if x == b {
+			return t.workOffs[i]
+		}
+	}
+	if len(t.work) > 0 {
+		if o, ok := t.work[b]; ok {
+			return o
+		}
+	}
+	return -1
 }
 
 func (t *Tree) staged(b Bin) []byte {
-	o, ok := t.work[b]
-	if !ok {
+	o := t.stagedOff(b)
+	if o < 0 {
 		return nil
 	}
 	return t.arena[o : o+t.hs : o+t.hs]

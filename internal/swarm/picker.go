@@ -96,7 +96,9 @@ func (s *Swarm) pick(ch *channel, max int, out []uint64) []uint64 {
 	if len(cands) < horizon {
 		cands = s.scan(ch, 0, min(start, n), horizon-len(cands), cands)
 	}
-	slices.SortStableFunc(cands, func(a, b uint64) int { return int(s.avail[a]) - int(s.avail[b]) })
+	if !s.uniformAvail(cands) {
+		slices.SortStableFunc(cands, func(a, b uint64) int { return int(s.avail[a]) - int(s.avail[b]) })
+	}
 	for _, c := range cands {
 		if len(out) >= max {
 			break
@@ -119,6 +121,17 @@ func (s *Swarm) pick(ch *channel, max int, out []uint64) []uint64 {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// uniformAvail reports whether all candidates are equally rare (one
+// seeder, or all seeders): then index order is rarest-first order.
+func (s *Swarm) uniformAvail(cands []uint64) bool {
+	for _, c := range cands {
+		if s.avail[c] != s.avail[cands[0]] {
+			return false
+		}
+	}
+	return true
 }
 
 // scan appends chunks in [from, to) that ch has and nobody is fetching.
