@@ -90,6 +90,7 @@ type Tree struct {
 	// scratch for Verify, reused to avoid allocation.
 	work      map[Bin]int
 	workBins  []Bin
+	leafBuf   []byte
 	workOffs  []int
 	segChunks uint64
 	arena     []byte

@@ -30,7 +30,10 @@ func (t *Tree) Verify(cands []Node, chunks []Chunk, newly []Bin, result func(i i
 		}
 		t.stage(c.Bin, c.Hash)
 	}
-	var h [maxHashSize]byte
+	if need := len(chunks) * t.hs; cap(t.leafBuf) < need {
+		t.leafBuf = make([]byte, need)
+	}
+	leaves := t.leafBuf[:len(chunks)*t.hs]
 	var okBuf [64]bool
 	leafOK := okBuf[:0]
 	if len(chunks) <= len(okBuf) {
@@ -44,12 +47,11 @@ func (t *Tree) Verify(cands []Node, chunks []Chunk, newly []Bin, result func(i i
 			continue
 		}
 		leafOK[i] = true
-		b := ChunkBin(c.Index)
-		if t.Known(b) {
-			continue
+		h := leaves[i*t.hs : (i+1)*t.hs]
+		t.hf.sum(h, c.Data)
+		if b := ChunkBin(c.Index); !t.Known(b) {
+			t.stage(b, h)
 		}
-		t.hf.sum(h[:t.hs], c.Data)
-		t.stage(b, h[:t.hs])
 	}
 	for i, c := range chunks {
 		if !leafOK[i] {
@@ -57,7 +59,7 @@ func (t *Tree) Verify(cands []Node, chunks []Chunk, newly []Bin, result func(i i
 			continue
 		}
 		var err error
-		newly, err = t.verifyLeaf(ChunkBin(c.Index), c.Data, newly)
+		newly, err = t.verifyLeaf(ChunkBin(c.Index), leaves[i*t.hs:(i+1)*t.hs], newly)
 		if err == nil && c.Index == t.nchunks-1 {
 			t.length = int64(c.Index)*int64(t.cs) + int64(len(c.Data))
 		}
@@ -163,11 +165,11 @@ type level struct {
 	nh, uh      [maxHashSize]byte
 }
 
-// verifyLeaf walks from leaf b up to the first verified node, hashing with
+// verifyLeaf walks from leaf b, whose hash is leaf, up to the first verified node, hashing with
 // uncles, and on a match marks the path and its uncles known.
-func (t *Tree) verifyLeaf(b Bin, data []byte, newly []Bin) ([]Bin, error) {
+func (t *Tree) verifyLeaf(b Bin, leaf []byte, newly []Bin) ([]Bin, error) {
 	var cur [maxHashSize]byte
-	t.hf.sum(cur[:t.hs], data)
+	copy(cur[:], leaf)
 	if t.Known(b) {
 		if !bytes.Equal(t.node(b), cur[:t.hs]) {
 			return newly, fmt.Errorf("%w: chunk %d", ErrMismatch, uint64(b)/2)
