@@ -25,6 +25,7 @@ import (
 // Environment variables that make a test binary run a child role.
 const (
 	envCrashDir    = "SWARMGATE_STORE_TEST_CRASH_DIR"
+	envCrashMode   = "SWARMGATE_STORE_TEST_CRASH_MODE"
 	envFullDiskDir = "SWARMGATE_STORE_TEST_FULLDISK_DIR"
 )
 
@@ -50,16 +51,23 @@ func crashOrder() []uint64 {
 	return p
 }
 
-// TestCrashChild is the child of TestKill9: it writes chunks and leaf
-// hashes, printing "flushed K" after each Flush returns (the first K chunks
-// of crashOrder are then durable), while background checkpoints run every
-// 2 ms, until it is killed.
+// TestCrashChild is the child of TestKill9 and TestKill9Background: it
+// writes chunks and leaf hashes until it is killed. In mode "flush" it
+// calls Flush every 64 chunks and then prints "flushed K" (the first K
+// chunks of crashOrder are durable), with background checkpoints every
+// 2 ms besides. In mode "background" it never calls Flush, checkpoints run
+// every 20 ms, and it prints "written K" every 100 chunks, pausing 5 ms.
 func TestCrashChild(t *testing.T) {
 	dir := os.Getenv(envCrashDir)
 	if dir == "" {
 		t.Skip("child of TestKill9 only")
 	}
-	s, err := sqlitestore.Open(sqlitestore.Config{Dir: dir, FlushInterval: 2 * time.Millisecond})
+	background := os.Getenv(envCrashMode) == "background"
+	interval := 2 * time.Millisecond
+	if background {
+		interval = 20 * time.Millisecond
+	}
+	s, err := sqlitestore.Open(sqlitestore.Config{Dir: dir, FlushInterval: interval})
 	if err != nil {
 		fmt.Println("error", err)
 		os.Exit(2)
@@ -79,7 +87,11 @@ func TestCrashChild(t *testing.T) {
 			fmt.Println("error", err)
 			os.Exit(2)
 		}
-		if (k+1)%crashFlushes == 0 {
+		switch {
+		case background && (k+1)%100 == 0:
+			fmt.Printf("written %d\n", k+1)
+			time.Sleep(5 * time.Millisecond)
+		case !background && (k+1)%crashFlushes == 0:
 			if err := sw.Flush(); err != nil {
 				fmt.Println("error", err)
 				os.Exit(2)
@@ -102,112 +114,171 @@ func TestKill9(t *testing.T) {
 	for round, flushesBeforeKill := range []int{1, 7, 25} {
 		t.Run(fmt.Sprint("round", round), func(t *testing.T) {
 			dir := t.TempDir()
-			cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.count=1")
-			cmd.Env = append(os.Environ(), envCrashDir+"="+dir)
-			var stderr bytes.Buffer
-			cmd.Stderr = &stderr
-			out, err := cmd.StdoutPipe()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			timer := time.AfterFunc(60*time.Second, func() { cmd.Process.Kill() })
-			defer timer.Stop()
-
 			flushed, seen := 0, 0
-			sc := bufio.NewScanner(out)
-			for sc.Scan() {
-				line := sc.Text()
-				if n, ok := strings.CutPrefix(line, "flushed "); ok {
-					flushed, _ = strconv.Atoi(n)
-					if seen++; seen == flushesBeforeKill {
-						// Land the kill somewhere inside the next flush window.
-						time.Sleep(time.Duration(rand.IntN(20000)) * time.Microsecond)
-						break
-					}
-				} else if line != "done" {
-					t.Fatalf("child: %s", line)
+			runAndKill(t, dir, "flush", func(line string, _ time.Time) bool {
+				n, ok := strings.CutPrefix(line, "flushed ")
+				if !ok {
+					return false
 				}
-			}
-			if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
-				t.Fatal(err)
-			}
-			for sc.Scan() { // drain, keep the last flush report before the kill
-				if n, ok := strings.CutPrefix(sc.Text(), "flushed "); ok {
-					flushed, _ = strconv.Atoi(n)
+				flushed, _ = strconv.Atoi(n)
+				if seen++; seen == flushesBeforeKill {
+					// Land the kill somewhere inside the next flush window.
+					time.Sleep(time.Duration(rand.IntN(20000)) * time.Microsecond)
+					return true
 				}
-			}
-			err = cmd.Wait()
-			var ee *exec.ExitError
-			if !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
-				t.Fatalf("child did not die of SIGKILL: %v\n%s", err, stderr.Bytes())
-			}
+				return false
+			})
 			if flushed == 0 {
 				t.Fatal("child never flushed")
 			}
-
-			s := openStore(t, dir)
-			defer s.Close()
-			sw, err := s.Open(crashInfo())
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer sw.Close()
-			in := sw.Info()
-			order := crashOrder()
-			for _, c := range order[:flushed] {
-				if !sw.Have(c) {
-					t.Fatalf("chunk %d flushed before the kill is not verified", c)
-				}
-			}
-			nv := sw.NumVerified()
-			if nv < uint64(flushed) {
-				t.Fatalf("NumVerified %d < %d flushed", nv, flushed)
-			}
-			buf := make([]byte, 1024)
-			var count uint64
-			for _, r := range sw.Verified() {
-				for c := r.Start; c <= r.End; c++ {
-					count++
-					n, err := sw.ReadChunk(c, buf)
-					if err != nil {
-						t.Fatalf("ReadChunk(%d): %v", c, err)
-					}
-					if !bytes.Equal(buf[:n], storetest.ChunkData(crashSeed, c, in.ChunkLen(c))) {
-						t.Fatalf("verified chunk %d does not hold the bytes written", c)
-					}
-				}
-			}
-			if count != nv {
-				t.Fatalf("Verified covers %d chunks, NumVerified %d", count, nv)
-			}
-			hashes := 0
-			if err := sw.Hashes(func(b uint64, h []byte) {
-				hashes++
-				if !bytes.Equal(h, storetest.HashData(crashSeed, b, 20)) {
-					t.Fatalf("stored hash of bin %d differs from the one put", b)
-				}
-			}); err != nil {
-				t.Fatal(err)
-			}
-			if hashes < flushed {
-				t.Fatalf("%d hashes < %d flushed", hashes, flushed)
-			}
-			t.Logf("child flushed %d chunks; after kill -9: %d verified, %d hashes", flushed, nv, hashes)
-
-			// The store resumes: the missing chunks can be written.
-			for _, c := range order {
-				if err := sw.WriteChunk(c, storetest.ChunkData(crashSeed, c, in.ChunkLen(c))); err != nil {
-					t.Fatal(err)
-				}
-			}
-			if sw.NumVerified() != crashChunks {
-				t.Fatalf("NumVerified %d after resuming", sw.NumVerified())
-			}
+			nv := checkAfterCrash(t, dir, flushed)
+			t.Logf("child flushed %d chunks; after kill -9: %d verified", flushed, nv)
 		})
 	}
+}
+
+// TestKill9Background is TestKill9 without Flush calls: the background
+// checkpoints (every 20 ms here) alone must have made durable everything
+// written a second before the kill.
+func TestKill9Background(t *testing.T) {
+	if os.Getenv(envCrashDir) != "" {
+		t.Skip("in child")
+	}
+	dir := t.TempDir()
+	type report struct {
+		n  int
+		at time.Time
+	}
+	var reports []report
+	start := time.Now()
+	killAt := time.Now()
+	runAndKill(t, dir, "background", func(line string, at time.Time) bool {
+		n, ok := strings.CutPrefix(line, "written ")
+		if !ok {
+			return false
+		}
+		k, _ := strconv.Atoi(n)
+		reports = append(reports, report{k, at})
+		killAt = time.Now()
+		return at.Sub(start) > 1500*time.Millisecond
+	})
+	durable := 0
+	for _, r := range reports {
+		if killAt.Sub(r.at) >= time.Second {
+			durable = r.n
+		}
+	}
+	if len(reports) == 0 {
+		t.Fatal("child wrote nothing")
+	}
+	nv := checkAfterCrash(t, dir, durable)
+	t.Logf("child wrote %d chunks, %d of them a second before the kill; after kill -9: %d verified",
+		reports[len(reports)-1].n, durable, nv)
+}
+
+// runAndKill runs TestCrashChild in mode on dir, passes each line of its
+// output to kill until that returns true, then SIGKILLs it.
+func runAndKill(t *testing.T, dir, mode string, kill func(line string, at time.Time) bool) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.count=1")
+	cmd.Env = append(os.Environ(), envCrashDir+"="+dir, envCrashMode+"="+mode)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	timer := time.AfterFunc(60*time.Second, func() { cmd.Process.Kill() })
+	defer timer.Stop()
+	sc := bufio.NewScanner(out)
+	for sc.Scan() {
+		line := sc.Text()
+		if strings.HasPrefix(line, "error") {
+			t.Fatalf("child: %s", line)
+		}
+		if kill(line, time.Now()) {
+			break
+		}
+	}
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	for sc.Scan() { // the lines written before the kill still count
+		kill(sc.Text(), time.Now())
+	}
+	err = cmd.Wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
+		t.Fatalf("child did not die of SIGKILL: %v\n%s", err, stderr.Bytes())
+	}
+}
+
+// checkAfterCrash opens the store the child left and checks that the first
+// durable chunks of crashOrder are verified, that every verified chunk and
+// stored hash holds what the child wrote, and that the download resumes.
+// It returns the number of verified chunks found.
+func checkAfterCrash(t *testing.T, dir string, durable int) uint64 {
+	t.Helper()
+	s := openStore(t, dir)
+	defer s.Close()
+	sw, err := s.Open(crashInfo())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sw.Close()
+	in := sw.Info()
+	order := crashOrder()
+	for _, c := range order[:durable] {
+		if !sw.Have(c) {
+			t.Fatalf("chunk %d, durable before the kill, is not verified", c)
+		}
+	}
+	nv := sw.NumVerified()
+	if nv < uint64(durable) {
+		t.Fatalf("NumVerified %d < %d durable", nv, durable)
+	}
+	buf := make([]byte, 1024)
+	var count uint64
+	for _, r := range sw.Verified() {
+		for c := r.Start; c <= r.End; c++ {
+			count++
+			n, err := sw.ReadChunk(c, buf)
+			if err != nil {
+				t.Fatalf("ReadChunk(%d): %v", c, err)
+			}
+			if !bytes.Equal(buf[:n], storetest.ChunkData(crashSeed, c, in.ChunkLen(c))) {
+				t.Fatalf("verified chunk %d does not hold the bytes written", c)
+			}
+		}
+	}
+	if count != nv {
+		t.Fatalf("Verified covers %d chunks, NumVerified %d", count, nv)
+	}
+	hashes := 0
+	if err := sw.Hashes(func(b uint64, h []byte) {
+		hashes++
+		if !bytes.Equal(h, storetest.HashData(crashSeed, b, 20)) {
+			t.Fatalf("stored hash of bin %d differs from the one put", b)
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if hashes < durable {
+		t.Fatalf("%d hashes < %d durable", hashes, durable)
+	}
+	// The store resumes: the missing chunks can be written.
+	for _, c := range order {
+		if err := sw.WriteChunk(c, storetest.ChunkData(crashSeed, c, in.ChunkLen(c))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if sw.NumVerified() != crashChunks {
+		t.Fatalf("NumVerified %d after resuming", sw.NumVerified())
+	}
+	return nv
 }
 
 // TestFullDiskChild is the child of TestFullDisk. RLIMIT_FSIZE makes writes
