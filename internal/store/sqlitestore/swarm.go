@@ -116,8 +116,7 @@ func (s *Store) load(info store.Info) (*swarm, error) {
 		return sw, nil
 	}
 	sw.rowID = rowID
-	sw.mu.Lock()
-	defer sw.mu.Unlock()
+	// sw is not shared yet: no lock needed (and closeFiles takes it).
 	if err := sw.loadPagesLocked(); err != nil {
 		sw.closeFiles()
 		return nil, err
@@ -311,7 +310,11 @@ func (sw *swarm) revert(cause error) {
 	sw.wb.reset()
 	sw.fb.reset()
 	sw.werr = nil
-	if err := sw.loadPagesLocked(); err != nil {
+	err := sw.loadPagesLocked()
+	if err == nil {
+		err = sw.repairLocked()
+	}
+	if err != nil {
 		sw.chunks.Reset()
 		sw.nodes.Reset()
 		sw.err = fmt.Errorf("sqlitestore: swarm %s: state unusable after failed sync (%v); reopen it: %w", sw.name, cause, err)
