@@ -761,7 +761,6 @@ func TestE2EUsage(t *testing.T) {
 // every error but errUsage). Fix: return a distinct errHelp from parse for
 // flag.ErrHelp and have main exit 0 on it.
 func TestE2EHelpExitsZero(t *testing.T) {
-	t.Skip("known bug: `swarmgate CMD -h` exits 1; fix main.go/flags.go (errHelp -> exit 0), then drop this Skip")
 	for _, cmd := range []string{"hash", "seed", "get", "publish", "run"} {
 		if r := runBin(t, 10*time.Second, cmd, "-h"); r.code != 0 {
 			t.Errorf("%s -h: exit %d, want 0", cmd, r.code)

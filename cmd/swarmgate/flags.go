@@ -39,7 +39,7 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 	for {
 		if err := fs.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
-				return nil, errQuiet
+				return nil, errHelp
 			}
 			return nil, fmt.Errorf("%w: %v", errUsage, err)
 		}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/swarmgate/swarmgate/internal/link"
+	"github.com/swarmgate/swarmgate/internal/merkle"
 	"github.com/swarmgate/swarmgate/internal/store"
 	"github.com/swarmgate/swarmgate/internal/swarm"
 )
@@ -56,6 +57,9 @@ func cmdGet(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	if *cs != 0 {
+		if err := merkle.CheckChunkSize(*cs); err != nil {
+			return fmt.Errorf("%w: %v", errUsage, err)
+		}
 		l.ChunkSize = uint32(*cs)
 	}
 	if l.Peer != "" {
@@ -184,6 +188,9 @@ func waitDownload(ctx context.Context, s *swarm.Swarm, bar *progressBar, stall t
 					if p.Open {
 						open++
 					}
+				}
+				if open == 0 && total == 0 {
+					return fmt.Errorf("no peer answered for %v (content size still unknown); run again to resume", stall)
 				}
 				if open == 0 {
 					return fmt.Errorf("no peer answered for %v (%d of %d chunks); run again to resume", stall, have, total)

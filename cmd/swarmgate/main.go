@@ -34,6 +34,9 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
+	if errors.Is(err, errHelp) {
+		os.Exit(0)
+	}
 	if err != nil {
 		if !errors.Is(err, errQuiet) {
 			fmt.Fprintln(os.Stderr, "swarmgate:", err)
@@ -47,6 +50,9 @@ func main() {
 
 // errQuiet is returned when the message was already printed.
 var errQuiet = errors.New("quiet")
+
+// errHelp is a help request (-h): exit 0, as Go's flag package does.
+var errHelp = fmt.Errorf("%w: help", errQuiet)
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {

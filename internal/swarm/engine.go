@@ -45,7 +45,7 @@ type Config struct {
 	Compat Compat
 	// MaxPeers bounds the channels of one swarm. Default 64.
 	MaxPeers int
-	// Tick is the housekeeping period. Default 5 ms.
+	// Tick is the housekeeping period. Default 20 ms.
 	Tick time.Duration
 }
 
@@ -91,7 +91,7 @@ func (c *Config) defaults() error {
 		c.MaxPeers = 64
 	}
 	if c.Tick == 0 {
-		c.Tick = 5 * time.Millisecond
+		c.Tick = 20 * time.Millisecond
 	}
 	if c.MaxDatagram < 600 || c.LoopbackDatagram < 600 || c.MaxDatagram > 65507 || c.LoopbackDatagram > 65507 {
 		return fmt.Errorf("swarm: datagram sizes must be 600..65507 bytes")
