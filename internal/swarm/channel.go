@@ -56,7 +56,9 @@ type channel struct {
 	outstanding int
 	reqWindow   int
 	lastData    time.Time
-	reqSince    time.Time     // when the pipeline last went from empty to busy
+	reqSince    time.Time // when the pipeline last went from empty to busy
+	servedReqAt time.Time // the latest request time of a chunk this peer delivered
+	lastRetry   time.Time
 	retained    []merkle.Node // INTEGRITY from this peer not yet used
 	retainedBuf []byte
 
@@ -369,6 +371,7 @@ func (ch *channel) tick(now time.Time) {
 	ch.detectLoss(now, true)
 	ch.fillSend(now)
 	ch.s.requestTimeouts(ch, now)
+	ch.s.retryRequests(ch, now)
 	ch.topUp(now)
 	ch.flush()
 	if now.Sub(ch.lastSend) > ch.e.cfg.KeepAlive {

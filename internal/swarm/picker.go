@@ -177,6 +177,46 @@ func (s *Swarm) requestTimeouts(ch *channel, now time.Time) {
 	ch.reqWindow = max(minReqWindow, ch.reqWindow/4)
 }
 
+// retryInterval paces re-sent REQUESTs.
+const retryInterval = 50 * time.Millisecond
+
+// retryRequests re-sends REQUESTs that were probably lost. A peer serves
+// requests in order (RFC 7574 §3.7), so a chunk requested well before one
+// that already arrived is overdue: its REQUEST or its DATA was lost (the
+// sender retransmits lost DATA itself; a repeated REQUEST is harmless).
+// When nothing arrives at all, every outstanding request is repeated.
+func (s *Swarm) retryRequests(ch *channel, now time.Time) {
+	if ch.outstanding <= 0 || now.Sub(ch.lastRetry) < retryInterval {
+		return
+	}
+	idle := now.Sub(ch.lastData) > 4*retryInterval && now.Sub(ch.reqSince) > 4*retryInterval
+	cutoff := ch.servedReqAt.Add(-retryInterval / 5)
+	picks := s.e.pickBuf[:0]
+	for c, r := range s.req {
+		if r.owners[0] != ch && r.owners[1] != ch {
+			continue
+		}
+		if idle || r.at.Before(cutoff) {
+			picks = append(picks, c)
+			r.at = now
+		}
+	}
+	s.e.pickBuf = picks[:0]
+	if len(picks) == 0 {
+		return
+	}
+	ch.lastRetry = now
+	slices.Sort(picks)
+	for i := 0; i < len(picks); {
+		j := i + 1
+		for j < len(picks) && picks[j] == picks[j-1]+1 {
+			j++
+		}
+		ch.specMsg(ppsp.MsgRequest, picks[i], picks[j-1], 0)
+		i = j
+	}
+}
+
 // expireRequests drops requests older than staleRequest.
 func (s *Swarm) expireRequests(now time.Time) {
 	for c, r := range s.req {

@@ -218,6 +218,9 @@ func (ch *channel) onChunks(cands []merkle.Node, chunks []merkle.Chunk, ts uint6
 		switch {
 		case err == nil:
 			ch.lastData = now
+			if r := s.req[c]; r != nil && r.at.After(ch.servedReqAt) {
+				ch.servedReqAt = r.at
+			}
 			acks = append(acks, c)
 			if s.have.has(c) {
 				s.stats.Duplicates++
