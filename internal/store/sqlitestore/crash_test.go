@@ -56,7 +56,7 @@ func crashOrder() []uint64 {
 // calls Flush every 64 chunks and then prints "flushed K" (the first K
 // chunks of crashOrder are durable), with background checkpoints every
 // 2 ms besides. In mode "background" it never calls Flush, checkpoints run
-// every 20 ms, and it prints "written K" every 100 chunks, pausing 5 ms.
+// every 20 ms, and it prints "written K" every 100 chunks, pausing 10 ms.
 func TestCrashChild(t *testing.T) {
 	dir := os.Getenv(envCrashDir)
 	if dir == "" {
@@ -90,7 +90,7 @@ func TestCrashChild(t *testing.T) {
 		switch {
 		case background && (k+1)%100 == 0:
 			fmt.Printf("written %d\n", k+1)
-			time.Sleep(5 * time.Millisecond)
+			time.Sleep(10 * time.Millisecond)
 		case !background && (k+1)%crashFlushes == 0:
 			if err := sw.Flush(); err != nil {
 				fmt.Println("error", err)
@@ -151,17 +151,16 @@ func TestKill9Background(t *testing.T) {
 	}
 	var reports []report
 	start := time.Now()
-	killAt := time.Now()
 	runAndKill(t, dir, "background", func(line string, at time.Time) bool {
 		n, ok := strings.CutPrefix(line, "written ")
 		if !ok {
-			return false
+			return line == "done"
 		}
 		k, _ := strconv.Atoi(n)
 		reports = append(reports, report{k, at})
-		killAt = time.Now()
 		return at.Sub(start) > 1500*time.Millisecond
 	})
+	killAt := time.Now() // runAndKill returns just after the kill
 	durable := 0
 	for _, r := range reports {
 		if killAt.Sub(r.at) >= time.Second {
