@@ -127,9 +127,10 @@ func TestPathInUse(t *testing.T) {
 	a := openSwarm(t, s, store.Info{SwarmID: storetest.ID("a", 0), ChunkSize: 1024, Length: 10, Path: path})
 	defer a.Close()
 	_, err := s.Open(store.Info{SwarmID: storetest.ID("b", 0), ChunkSize: 1024, Length: 10, Path: path})
-	if !errors.Is(err, store.ErrInvalidInfo) {
+	if !errors.Is(err, store.ErrInvalidInfo) || !errors.Is(err, sqlitestore.ErrPathInUse) {
 		t.Fatalf("second swarm on the same content file: %v", err)
 	}
+	t.Log(err)
 }
 
 func TestRemoveKeepsContent(t *testing.T) {

@@ -21,6 +21,12 @@ import (
 // directory open.
 var ErrLocked = errors.New("sqlitestore: directory in use by another store")
 
+// ErrPathInUse means a new swarm's Info.Path is the content file of another
+// swarm (say, a file edited and seeded again): two swarms writing one file
+// would corrupt each other's verified chunks. Remove the other swarm first.
+// The error also matches store.ErrInvalidInfo.
+var ErrPathInUse = errors.New("sqlitestore: content file in use by another swarm")
+
 // File names inside Config.Dir.
 const (
 	DBName     = "swarmgate.db"   // the SQLite database

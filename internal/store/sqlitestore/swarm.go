@@ -75,7 +75,8 @@ func (s *Store) load(info store.Info) (*swarm, error) {
 		err := s.db.QueryRow("SELECT swarm_id FROM swarm WHERE path = ?", stored.Path).Scan(&other)
 		switch {
 		case err == nil:
-			return nil, fmt.Errorf("%w: content file %s already belongs to swarm %s", store.ErrInvalidInfo, stored.Path, store.ShortID(other))
+			return nil, fmt.Errorf("sqlitestore: swarm %s: content file %s already belongs to swarm %x (Remove it first): %w: %w",
+				store.ShortID(info.SwarmID), stored.Path, other, ErrPathInUse, store.ErrInvalidInfo)
 		case !errors.Is(err, sql.ErrNoRows):
 			return nil, fmt.Errorf("sqlitestore: open swarm %s: %w", store.ShortID(info.SwarmID), err)
 		}
