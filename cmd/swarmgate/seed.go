@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -11,6 +12,7 @@ import (
 	"github.com/swarmgate/swarmgate/internal/link"
 	"github.com/swarmgate/swarmgate/internal/merkle"
 	"github.com/swarmgate/swarmgate/internal/store"
+	"github.com/swarmgate/swarmgate/internal/store/sqlitestore"
 	"github.com/swarmgate/swarmgate/internal/swarm"
 )
 
@@ -105,6 +107,13 @@ func importFile(st store.Store, path string, o merkle.Options) (store.Swarm, err
 	defer f.Close()
 	info := store.Info{Path: abs, Name: filepath.Base(abs), ChunkSize: uint32(o.ChunkSize), HashFunc: uint8(o.HashFunc), Length: size}
 	sw, _, err := swarm.Import(st, f, size, info, 0)
+	if errors.Is(err, sqlitestore.ErrPathInUse) {
+		// The file changed since it was seeded: forget the old content.
+		if err := forgetPath(st, abs); err != nil {
+			return nil, err
+		}
+		sw, _, err = swarm.Import(st, f, size, info, 0)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
@@ -120,6 +129,22 @@ func importFile(st store.Store, path string, o merkle.Options) (store.Swarm, err
 		}
 	}
 	return sw, nil
+}
+
+// forgetPath removes the state of swarms whose content file is path.
+func forgetPath(st store.Store, path string) error {
+	infos, err := st.List()
+	if err != nil {
+		return err
+	}
+	for _, in := range infos {
+		if in.Path == path {
+			if err := st.Remove(in.SwarmID); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // advertised is the address put in printed links.
