@@ -11,7 +11,7 @@ import (
 	"math/rand"
 	"net"
 	"net/netip"
-	"os"
+	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -42,6 +42,7 @@ type BenchConfig struct {
 	Timeout     time.Duration // a lookup without a peer by then counts as not found (default 10 s)
 	RTTScale    float64       // multiplies every RTT (default 1)
 	Progress    io.Writer     // progress lines (nil = none)
+	Verbose     bool          // also print slow and failed lookups and node counters to Progress
 }
 
 // BenchResult is what Bench measured.
@@ -229,6 +230,8 @@ func RunBench(ctx context.Context, cfg BenchConfig) (*BenchResult, error) {
 	}()
 	const nBoot = 8
 	var boot []string
+	fill := 48 // overlay nodes: enough to answer well, cheap to build
+	stopRun := make([]context.CancelFunc, total)
 	newNode := func(i int) (*Node, error) {
 		c, err := bn.listen(i)
 		if err != nil {
@@ -238,7 +241,7 @@ func RunBench(ctx context.Context, cfg BenchConfig) (*BenchResult, error) {
 		rng.Read(id[:])
 		// Overlay nodes send as fast as they need: the bootstrap nodes take
 		// a whole network joining at once, like the public routers.
-		n, err := New(Config{Conn: c, NodeID: id, Bootstrap: slices.Clone(boot), SendRate: 1e6})
+		n, err := New(Config{Conn: c, NodeID: id, Bootstrap: slices.Clone(boot), SendRate: 1e6, BootstrapFill: fill})
 		if err != nil {
 			c.Close()
 			return nil, err
@@ -260,9 +263,9 @@ func RunBench(ctx context.Context, cfg BenchConfig) (*BenchResult, error) {
 	}
 	// Join in waves, as a network grows; then a second round so early nodes
 	// learn of late ones.
-	joinAll := func(ns []*Node) {
+	joinAll := func(ns []*Node, par int) {
 		var wg sync.WaitGroup
-		sem := make(chan struct{}, 100)
+		sem := make(chan struct{}, par)
 		for _, n := range ns {
 			sem <- struct{}{}
 			wg.Go(func() {
@@ -272,18 +275,21 @@ func RunBench(ctx context.Context, cfg BenchConfig) (*BenchResult, error) {
 		}
 		wg.Wait()
 	}
-	joinAll(nodes[:nBoot])
-	joinAll(nodes[nBoot:])
+	joinAll(nodes[:nBoot], nBoot)
+	joinAll(nodes[nBoot:], 200)
 	progress("overlay: %d nodes joined in %.1f s", len(nodes), time.Since(buildStart).Seconds())
-	joinAll(nodes)
-	for _, n := range nodes {
-		go n.Run(ctx)
+	joinAll(nodes, 250)
+	for i, n := range nodes {
+		rctx, cancel := context.WithCancel(ctx)
+		stopRun[i] = cancel
+		go n.Run(rctx)
 	}
 	progress("overlay: second round done at %.1f s", time.Since(buildStart).Seconds())
 
 	// Initiators: tuned Nodes, and stock anacrolix servers with their
 	// defaults (AnnounceTraversal: alpha 3, 2 s timeout, k = 8 table,
 	// TableMaintainer) except a private send limiter (pitfall 2).
+	fill = 256
 	tuned := make([]*Node, cfg.Initiators)
 	tunedConns := make([]*benchConn, cfg.Initiators)
 	for i := range tuned {
@@ -346,8 +352,10 @@ func RunBench(ctx context.Context, cfg BenchConfig) (*BenchResult, error) {
 		switch {
 		case k < nImp/2:
 			bn.modes[i].Store(silent)
+			stopRun[i]() // an impaired node keeps answering (or not) but does no maintenance
 		case k < nImp:
 			bn.modes[i].Store(partial)
+			stopRun[i]()
 		default:
 			healthyNodes = append(healthyNodes, nodes[i])
 		}
@@ -395,12 +403,23 @@ func RunBench(ctx context.Context, cfg BenchConfig) (*BenchResult, error) {
 						defer cancel()
 						st := tuned[tunedIdx[i]].Lookup(lctx, swarms[i], true, nil)
 						tunedS[i] = benchSample{found: st.FirstPeer > 0, d: st.FirstPeer, queries: st.QueriesToFirst}
+						if cfg.Verbose && (st.FirstPeer == 0 || st.FirstPeer > 450*time.Millisecond) {
+							ini := tuned[tunedIdx[i]]
+							var desc []string
+							for k, n := range nodes[:cfg.Nodes] {
+								if len(n.Peers().Get(swarms[i], 0)) > 0 {
+									rtt, in := ini.table.RTT(n.Addr())
+									desc = append(desc, fmt.Sprintf("m%d/b%d/in=%v/%v/path=%v", bn.modes[k].Load(), bucketOf(ini.self, n.self), in, rtt.Round(time.Millisecond), netsim.PathRTT(cfg.Seed, ini.Addr().String(), n.Addr().String(), cfg.RTTScale).Round(time.Millisecond)))
+								}
+							}
+							fmt.Fprintf(cfg.Progress, "SLOW %d: %+v bucket %d holders %v\n", i, st, bucketOf(ini.self, swarms[i]), desc)
+						}
 					})
 					lw.Go(func() {
 						stockS[i] = stockLookup(ctx, stock[stockIdx[i]], swarms[i], cfg.Timeout)
 					})
 					lw.Wait()
-					if debugBench && !tunedS[i].found {
+					if cfg.Verbose && !tunedS[i].found {
 						holders, hm := 0, map[int32]int{}
 						for k, n := range nodes {
 							if len(n.Peers().Get(swarms[i], 0)) > 0 {
@@ -425,6 +444,20 @@ func RunBench(ctx context.Context, cfg BenchConfig) (*BenchResult, error) {
 		close(jobs)
 		wg.Wait()
 	}
+	if cfg.Verbose {
+		go func() {
+			for ctx.Err() == nil {
+				time.Sleep(5 * time.Second)
+				var q, to int64
+				for _, n := range nodes {
+					st := n.Stats()
+					q += st.GetPeersSent + st.PingsSent + st.AnnouncesSent
+					to += st.Timeouts
+				}
+				fmt.Fprintf(cfg.Progress, "%s queries %d timeouts %d goroutines %d\n", time.Now().Format("15:04:05"), q, to, runtime.NumGoroutine())
+			}
+		}()
+	}
 	runPhase(0, cfg.Warmup)
 	mStart = time.Now()
 	tunedMaint0, stockMaint0 = maint()
@@ -434,7 +467,7 @@ func RunBench(ctx context.Context, cfg BenchConfig) (*BenchResult, error) {
 	if ctx.Err() != nil {
 		return nil, ctx.Err()
 	}
-	if debugBench {
+	if cfg.Verbose {
 		var q, to, mq int64
 		for _, n := range nodes {
 			st := n.Stats()
@@ -534,8 +567,6 @@ func stockLookup(ctx context.Context, s *dht.Server, ih [20]byte, timeout time.D
 		}
 	}
 }
-
-var debugBench = os.Getenv("DHTBENCH_DEBUG") != ""
 
 type benchSample struct {
 	found   bool

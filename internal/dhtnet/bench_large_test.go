@@ -7,7 +7,12 @@ import (
 	"testing"
 )
 
-func TestBenchManual(t *testing.T) {
+// TestBenchLarge runs the full overlay benchmark by hand (what
+// `swarmgate bench dht` runs), e.g.
+//
+//	DHTBENCH_NODES=1000 DHTBENCH_LOOKUPS=1000 DHTBENCH_LOSS=0.05 DHTBENCH_IMPAIRED=0.33 DHTBENCH_SEED=1 \
+//	  go test -run TestBenchLarge -v -timeout 30m ./internal/dhtnet
+func TestBenchLarge(t *testing.T) {
 	n, _ := strconv.Atoi(os.Getenv("DHTBENCH_NODES"))
 	if n == 0 {
 		t.Skip("DHTBENCH_NODES not set")
@@ -16,7 +21,7 @@ func TestBenchManual(t *testing.T) {
 	imp, _ := strconv.ParseFloat(os.Getenv("DHTBENCH_IMPAIRED"), 64)
 	loss, _ := strconv.ParseFloat(os.Getenv("DHTBENCH_LOSS"), 64)
 	seed, _ := strconv.ParseInt(os.Getenv("DHTBENCH_SEED"), 10, 64)
-	err := Bench(context.Background(), BenchConfig{Nodes: n, Lookups: l, Loss: loss, Impaired: imp, Seed: seed, Progress: os.Stderr}, os.Stdout, false)
+	err := Bench(context.Background(), BenchConfig{Nodes: n, Lookups: l, Loss: loss, Impaired: imp, Seed: seed, Progress: os.Stderr, Verbose: os.Getenv("DHTBENCH_VERBOSE") != ""}, os.Stdout, false)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -66,6 +66,9 @@ type Config struct {
 	// pings the stalest contact of the next bucket and verifies one new
 	// candidate (default 3 s, i.e. at most 40 queries a minute).
 	MaintenanceInterval time.Duration
+	// BootstrapFill bounds the candidate checks (pings) a Bootstrap sends
+	// after its walks to fill the enlarged buckets at once (default 256).
+	BootstrapFill int
 	// PeerTTL is how long announced peers are kept (default 30 min).
 	PeerTTL time.Duration
 	// AnnounceInterval is how often a booster re-announces (default 10 min).
@@ -110,6 +113,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.MaintenanceInterval <= 0 {
 		c.MaintenanceInterval = 3 * time.Second
+	}
+	if c.BootstrapFill <= 0 {
+		c.BootstrapFill = 256
 	}
 	if c.PeerTTL <= 0 {
 		c.PeerTTL = 30 * time.Minute

@@ -163,19 +163,43 @@ func (t *contactTable) removeLocked(c *Contact) {
 	t.buckets[b] = slices.DeleteFunc(t.buckets[b], func(o *Contact) bool { return o == c })
 }
 
-// Closest returns up to n contacts closest to target by XOR distance.
+// Closest returns up to n contacts closest to target by XOR distance,
+// nearest first.
 func (t *contactTable) Closest(target [20]byte, n int) []Contact {
+	if n <= 0 {
+		return nil
+	}
+	type cand struct {
+		d [20]byte
+		c *Contact
+	}
+	best := make([]cand, 0, n+1)
 	t.mu.Lock()
-	all := make([]Contact, 0, len(t.byAddr))
 	for _, c := range t.byAddr {
-		all = append(all, *c)
+		var d [20]byte
+		for i := range 20 {
+			d[i] = c.ID[i] ^ target[i]
+		}
+		if len(best) == n && bytes.Compare(d[:], best[n-1].d[:]) >= 0 {
+			continue
+		}
+		i := len(best)
+		best = append(best, cand{})
+		for i > 0 && bytes.Compare(d[:], best[i-1].d[:]) < 0 {
+			best[i] = best[i-1]
+			i--
+		}
+		best[i] = cand{d, c}
+		if len(best) > n {
+			best = best[:n]
+		}
+	}
+	out := make([]Contact, len(best))
+	for i, b := range best {
+		out[i] = *b.c
 	}
 	t.mu.Unlock()
-	slices.SortFunc(all, func(a, b Contact) int { return cmpDistance(target, a.ID, b.ID) })
-	if len(all) > n {
-		all = all[:n]
-	}
-	return all
+	return out
 }
 
 // cmpDistance compares the XOR distances of a and b to target.

@@ -70,7 +70,7 @@ func (n *Node) Bootstrap(ctx context.Context) {
 	// Fill the enlarged buckets at once: check the nodes the walks heard of
 	// whose bucket has room (the steady maintenance would take minutes).
 	var budget atomic.Int32
-	budget.Store(bootstrapFill)
+	budget.Store(int32(n.cfg.BootstrapFill))
 	for range 16 {
 		wg.Go(func() {
 			for ctx.Err() == nil && budget.Add(-1) >= 0 {
@@ -84,9 +84,6 @@ func (n *Node) Bootstrap(ctx context.Context) {
 	}
 	wg.Wait()
 }
-
-// bootstrapFill bounds the candidate checks of one Bootstrap.
-const bootstrapFill = 256
 
 // randomInBucket returns a random ID sharing exactly b leading bits with self.
 func randomInBucket(self [20]byte, b int) [20]byte {
@@ -302,6 +299,7 @@ wait:
 				if o.stopAtFirst {
 					break wait
 				}
+				first = nil
 			case <-ctx.Done():
 				break wait
 			case <-time.After(n.cfg.QueryTimeout):

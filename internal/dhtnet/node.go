@@ -78,10 +78,11 @@ func New(cfg Config) (*Node, error) {
 		return nil, errors.New("dhtnet: Config.Conn is required")
 	}
 	cfg.setDefaults()
+	conn := &guardConn{PacketConn: cfg.Conn}
 	n := &Node{
 		cfg:     cfg,
 		log:     cfg.Logger,
-		conn:    cfg.Conn,
+		conn:    conn,
 		self:    cfg.NodeID,
 		limiter: rate.NewLimiter(rate.Limit(cfg.SendRate), max(1, int(cfg.SendRate))),
 		peers:   &PeerStore{TTL: cfg.PeerTTL, Now: cfg.Now},
@@ -112,7 +113,7 @@ func New(cfg Config) (*Node, error) {
 	}
 	srv, err := dht.NewServer(&dht.ServerConfig{
 		NodeId:           n.self,
-		Conn:             cfg.Conn,
+		Conn:             conn,
 		Passive:          cfg.ReadOnly, // BEP 43: ro=1 in our queries, no answers
 		NoSecurity:       true,
 		StartingNodes:    func() ([]dht.Addr, error) { return nil, errors.New("dhtnet: no starting nodes") },

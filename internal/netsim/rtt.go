@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand"
 	"net"
+	"sync"
 	"time"
 )
 
@@ -80,8 +81,20 @@ func PathRTT(seed int64, a, b string, scale float64) time.Duration {
 	h.Write([]byte(a))
 	h.Write([]byte{0})
 	h.Write([]byte(b))
-	r := rand.New(rand.NewSource(int64(h.Sum64())))
-	return time.Duration(float64(rttFromZ(r.NormFloat64())) * scale)
+	// Two uniforms from the hash (splitmix64), one normal by Box-Muller.
+	x := h.Sum64()
+	u1 := float64(splitmix(&x)>>11+1) / (1 << 53)
+	u2 := float64(splitmix(&x)>>11) / (1 << 53)
+	z := math.Sqrt(-2*math.Log(u1)) * math.Cos(2*math.Pi*u2)
+	return time.Duration(float64(rttFromZ(z)) * scale)
+}
+
+func splitmix(x *uint64) uint64 {
+	*x += 0x9e3779b97f4a7c15
+	z := *x
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
+	z = (z ^ (z >> 27)) * 0x94d049bb133111eb
+	return z ^ (z >> 31)
 }
 
 // PathDelay returns a Config.PathDelay for the conn bound at self: every
@@ -89,7 +102,19 @@ func PathRTT(seed int64, a, b string, scale float64) time.Duration {
 // request and its reply together take exactly the path's RTT.
 func PathDelay(seed int64, self net.Addr, scale float64) func(to net.Addr) time.Duration {
 	me := self.String()
+	var mu sync.Mutex
+	cache := make(map[string]time.Duration)
 	return func(to net.Addr) time.Duration {
-		return PathRTT(seed, me, to.String(), scale) / 2
+		k := to.String()
+		mu.Lock()
+		d, ok := cache[k]
+		mu.Unlock()
+		if !ok {
+			d = PathRTT(seed, me, k, scale) / 2
+			mu.Lock()
+			cache[k] = d
+			mu.Unlock()
+		}
+		return d
 	}
 }
