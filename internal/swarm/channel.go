@@ -194,10 +194,22 @@ func (ch *channel) acceptHandshake(m *ppsp.Message) error {
 		return err
 	}
 	ch.remote = m.SrcChannel
-	ch.rfc = m.Options.Has(ppsp.OptChunkSize)
+	ch.open(m.Options.Has(ppsp.OptChunkSize))
+	return nil
+}
+
+// open marks the handshake done. An RFC peer (it sent option 9) may get
+// several DATA per datagram and loopback-sized datagrams; any other peer
+// gets datagrams of at most MaxDatagram: libperegrine reads into a
+// 1500-byte buffer and silently truncates longer ones.
+func (ch *channel) open(rfc bool) {
+	ch.rfc = rfc
+	ch.maxDgram = ch.e.maxDatagram(ch.addr)
+	if !rfc {
+		ch.maxDgram = min(ch.maxDgram, ch.e.cfg.MaxDatagram)
+	}
 	ch.state = stateOpen
 	ch.cc = newLedbat(ch.mss())
-	return nil
 }
 
 // checkOptions validates the peer's protocol options against our swarm.

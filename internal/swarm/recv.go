@@ -71,11 +71,7 @@ func (ch *channel) handleMessages(msgs []ppsp.Message) {
 					return
 				}
 				ch.remote = m.SrcChannel
-				if ch.e.cfg.Compat != CompatLibswift {
-					ch.rfc = m.Options.Has(ppsp.OptChunkSize)
-				}
-				ch.state = stateOpen
-				ch.cc = newLedbat(ch.mss())
+				ch.open(ch.e.cfg.Compat != CompatLibswift && m.Options.Has(ppsp.OptChunkSize))
 				if ch.weChoke {
 					ch.ctlMsg(func(b []byte) ([]byte, error) { return ppsp.AppendChoke(b), nil })
 				}

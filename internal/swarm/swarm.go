@@ -186,6 +186,14 @@ func (s *Swarm) sizeKnown() {
 		ch.sizeKnown()
 	}
 	s.checkComplete()
+	// Every open channel can be asked for chunks now, not at the next tick.
+	now := s.e.cfg.Now()
+	for _, ch := range s.channels {
+		if ch.state == stateOpen {
+			ch.topUp(now)
+			ch.flush()
+		}
+	}
 }
 
 // ID returns the swarm ID (root hash).
