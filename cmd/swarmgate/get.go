@@ -11,6 +11,7 @@ import (
 	"runtime/pprof"
 	"time"
 
+	"github.com/swarmgate/swarmgate/internal/dhtnet"
 	"github.com/swarmgate/swarmgate/internal/link"
 	"github.com/swarmgate/swarmgate/internal/merkle"
 	"github.com/swarmgate/swarmgate/internal/store"
@@ -30,6 +31,7 @@ func cmdGet(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	stall := fs.Duration("stall", time.Minute, "give up after this long without progress or peers")
 	compat := fs.String("compat", "auto", "handshake: auto, libswift (never send RFC option 9) or rfc")
 	progress := fs.Bool("progress", isTerminal(stderr), "show a progress bar (default: when stderr is a terminal)")
+	df := addDHTFlags(fs)
 	statsFile := fs.String("stats-json", "", "write transfer figures as JSON to this file on exit")
 	verbose := fs.Bool("v", false, "verbose logs")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile to this file")
@@ -74,9 +76,6 @@ func cmdGet(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		cmode = swarm.CompatRFC
 	default:
 		return fmt.Errorf("%w: --compat %q (want auto, libswift or rfc)", errUsage, *compat)
-	}
-	if len(peers) == 0 {
-		return fmt.Errorf("%w: no peers: pass --peer ADDR or a tswift://host:port/ link", errUsage)
 	}
 	var addrs []net.Addr
 	for _, p := range peers {
@@ -125,6 +124,36 @@ func cmdGet(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	stop := runEngine(ctx, e)
 	for _, a := range addrs {
 		s.Connect(a)
+	}
+	if len(addrs) == 0 {
+		// No peer given: one DHT lookup as a read-only leecher (BEP 43),
+		// repeated only when every peer is gone.
+		n, err := startDHT(ctx, df, conn.LocalAddr(), true, "", log)
+		if err != nil {
+			stop()
+			return err
+		}
+		id, _ := dhtnet.SwarmID(l.Root)
+		m, err := n.Join(ctx, id, dhtnet.RoleLeecher, 0)
+		if err != nil {
+			n.stop()
+			stop()
+			return err
+		}
+		go connectPeers(m, s)
+		actx, acancel := context.WithCancel(ctx)
+		go askWhenAlone(actx, m, s)
+		defer func() {
+			acancel()
+			m.Close()
+			n.stop()
+		}()
+		go func() {
+			<-s.Done() // a finished leecher goes quiet at once
+			acancel()
+			m.Close()
+			n.stop()
+		}()
 	}
 	bar := newProgressBar(stderr, *progress, l.Length)
 	werr := waitDownload(ctx, s, bar, *stall)

@@ -18,7 +18,10 @@ Usage:
   swarmgate hash FILE [--chunk-size N] [--hash sha1|sha256]
   swarmgate seed FILE... [--listen ADDR] [--state DIR] [--gateway HOST] [--dht]
   swarmgate get LINK|ROOT [--peer ADDR]... -o OUT [--listen ADDR] [--state DIR]
-  swarmgate publish FILE [--listen ADDR] [--bootstrap ADDR]...
+                            (no peer: finds peers on the DHT as a quiet leecher)
+  swarmgate publish FILE [--peer BOOSTER]... [--bootstrap ADDR]...
+  swarmgate boost LINK... [--listen ADDR] [--state DIR] [--bootstrap ADDR]...
+  swarmgate dht-node [--listen ADDR] [--bootstrap ADDR]...
   swarmgate run [FILE]        seed FILE, or a generated demo file, on the defaults
   swarmgate bench transfer|lossy|hash|dht [flags]
 
@@ -71,6 +74,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdPublish(ctx, rest, stdout, stderr)
 	case "run":
 		return cmdRun(ctx, rest, stdout, stderr)
+	case "boost":
+		return cmdBoost(ctx, rest, stdout, stderr)
+	case "dht-node":
+		return cmdDHTNode(ctx, rest, stdout, stderr)
 	case "bench":
 		return cmdBench(ctx, rest, stdout, stderr)
 	case "help", "-h", "--help":

@@ -7,6 +7,7 @@ import (
 	"net"
 	"time"
 
+	"github.com/swarmgate/swarmgate/internal/dhtnet"
 	"github.com/swarmgate/swarmgate/internal/link"
 	"github.com/swarmgate/swarmgate/internal/swarm"
 )
@@ -24,6 +25,8 @@ func cmdPublish(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	hf := fs.String("hash", "sha1", "Merkle hash function: sha1 or sha256")
 	gw := fs.String("gateway", "", "print an https://GATEWAY/<root> link")
 	timeout := fs.Duration("timeout", 10*time.Minute, "give up when no booster holds a full copy by then")
+	df := addDHTFlags(fs)
+	noDHT := fs.Bool("no-dht", false, "do not look for boosters on the DHT (only --peer)")
 	verbose := fs.Bool("v", false, "verbose logs")
 	pos, err := parse(fs, args)
 	if err != nil {
@@ -32,8 +35,8 @@ func cmdPublish(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if len(pos) != 1 {
 		return fmt.Errorf("%w: publish takes one FILE", errUsage)
 	}
-	if len(peers) == 0 {
-		return fmt.Errorf("%w: publish needs --peer BOOSTER", errUsage)
+	if len(peers) == 0 && *noDHT {
+		return fmt.Errorf("%w: publish --no-dht needs --peer BOOSTER", errUsage)
 	}
 	o, err := hashOptions(*cs, *hf)
 	if err != nil {
@@ -78,6 +81,28 @@ func cmdPublish(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			return fmt.Errorf("peer %q: %w", p, err)
 		}
 		s.Connect(a)
+	}
+	if !*noDHT {
+		// The source role: ask for peers every 5 s, never announce, and
+		// connect out to every booster that announced (through NATs).
+		// Read-only: a phone publishing stays quiet.
+		n, err := startDHT(ctx, df, conn.LocalAddr(), true, "", log)
+		if err != nil {
+			return err
+		}
+		defer n.stop()
+		id, _ := dhtnet.SwarmID(info.SwarmID)
+		m, err := n.Join(ctx, id, dhtnet.RoleSource, 0)
+		if err != nil {
+			return err
+		}
+		defer m.Close()
+		go connectPeers(m, s)
+		err = waitFullCopy(ctx, s, *timeout, stderr)
+		if err == nil {
+			m.Done()
+		}
+		return err
 	}
 	return waitFullCopy(ctx, s, *timeout, stderr)
 }

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/swarmgate/swarmgate/internal/dhtnet"
 	"github.com/swarmgate/swarmgate/internal/link"
 	"github.com/swarmgate/swarmgate/internal/merkle"
 	"github.com/swarmgate/swarmgate/internal/store"
@@ -24,6 +25,8 @@ func cmdSeed(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	cs := fs.Int("chunk-size", 1024, "chunk size in bytes")
 	hf := fs.String("hash", "sha1", "Merkle hash function: sha1 or sha256")
 	gw := fs.String("gateway", "", "print https://GATEWAY/<root> links instead of tswift:// links")
+	useDHT := fs.Bool("dht", false, "announce each file on the Mainline DHT (booster/seeder role: at once, then every 10 min)")
+	df := addDHTFlags(fs)
 	statsFile := fs.String("stats-json", "", "write transfer figures as JSON to this file on exit")
 	verbose := fs.Bool("v", false, "verbose logs")
 	pos, err := parse(fs, args)
@@ -78,7 +81,26 @@ func cmdSeed(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		f.Sync()
 	}
 	stop := runEngine(ctx, e)
-	_ = roots
+	if *useDHT {
+		n, err := startDHT(ctx, df, conn.LocalAddr(), false, filepath.Join(*state, "dht.db"), log)
+		if err != nil {
+			stop()
+			return err
+		}
+		defer n.stop()
+		for _, r := range roots {
+			id, _ := dhtnet.SwarmID(r)
+			m, err := n.Join(ctx, id, dhtnet.RoleBooster, udpPort(conn.LocalAddr()))
+			if err != nil {
+				stop()
+				return err
+			}
+			go func() {
+				for range m.Peers() { // a seeder needs nobody
+				}
+			}()
+		}
+	}
 	cpu0, t0 := cpuSeconds(), time.Now()
 	<-ctx.Done()
 	err = stop()
