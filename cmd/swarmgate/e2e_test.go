@@ -55,7 +55,9 @@ func childEnv(dir string) []string {
 		}
 		env = append(env, kv)
 	}
-	return append(env, "XDG_STATE_HOME="+filepath.Join(dir, "xdg-state"), "TMPDIR="+dir)
+	// SWARMGATE_BOOTSTRAP=none: no child ever falls back to the public DHT
+	// routers; tests that use the DHT pass loopback --bootstrap nodes.
+	return append(env, "XDG_STATE_HOME="+filepath.Join(dir, "xdg-state"), "TMPDIR="+dir, "SWARMGATE_BOOTSTRAP=none")
 }
 
 // command returns a swarmgate child (or, when name is not "", another

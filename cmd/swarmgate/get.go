@@ -85,6 +85,9 @@ func cmdGet(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		}
 		addrs = append(addrs, a)
 	}
+	if len(addrs) == 0 && df.bootstrapList() != nil && len(df.bootstrapList()) == 0 {
+		return fmt.Errorf("%w: no peers: pass --peer ADDR, a tswift://host:port/ link, or DHT --bootstrap nodes", errUsage)
+	}
 	abs, err := filepath.Abs(*out)
 	if err != nil {
 		return err

@@ -35,8 +35,8 @@ func cmdPublish(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if len(pos) != 1 {
 		return fmt.Errorf("%w: publish takes one FILE", errUsage)
 	}
-	if len(peers) == 0 && *noDHT {
-		return fmt.Errorf("%w: publish --no-dht needs --peer BOOSTER", errUsage)
+	if b := df.bootstrapList(); len(peers) == 0 && (*noDHT || (b != nil && len(b) == 0)) {
+		return fmt.Errorf("%w: no boosters: pass --peer BOOSTER or DHT --bootstrap nodes", errUsage)
 	}
 	o, err := hashOptions(*cs, *hf)
 	if err != nil {
