@@ -11,6 +11,10 @@ import (
 	"github.com/swarmgate/swarmgate/internal/ppsp"
 )
 
+// unconfirmedTimeout is how long a channel we answered may wait for the
+// opener's first datagram on it before the slot is freed.
+const unconfirmedTimeout = 10 * time.Second
+
 type chanState int
 
 const (
@@ -374,6 +378,12 @@ func (ch *channel) tick(now time.Time) {
 		}
 		return
 	case stateClosed:
+		return
+	}
+	if !ch.confirmed && now.Sub(ch.opened) > unconfirmedTimeout {
+		// Nobody used the channel ID we sent: a spoofed or vanished
+		// opener. Free the slot.
+		ch.close("address never confirmed", false)
 		return
 	}
 	if now.Sub(ch.lastRecv) > ch.e.cfg.DeadPeer && ch.sentSinceRecv >= 3 {
