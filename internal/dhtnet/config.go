@@ -44,7 +44,8 @@ type Config struct {
 	// replies together (default 1000; burst the same). Private to the node.
 	SendRate float64
 
-	// Alpha is the number of lookup queries in flight (default 8).
+	// Alpha is the number of lookup queries in flight (default 16: the first
+	// round queries all 16 seeds at once; see docs/dht.md for the cost).
 	Alpha int
 	// K is the size of the closest set a lookup converges on and announces
 	// to (default 8).
@@ -91,7 +92,7 @@ func (c *Config) setDefaults() {
 		c.SendRate = 1000
 	}
 	if c.Alpha <= 0 {
-		c.Alpha = 8
+		c.Alpha = 16
 	}
 	if c.K <= 0 {
 		c.K = 8

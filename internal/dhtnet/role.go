@@ -129,8 +129,11 @@ func (n *Node) Join(ctx context.Context, swarm [20]byte, role Role, port int) (*
 		wake:   make(chan struct{}, 1),
 	}
 	go func() {
-		<-n.ctx.Done()
-		cancel()
+		select {
+		case <-n.ctx.Done(): // the node closed
+			cancel()
+		case <-ctx.Done():
+		}
 	}()
 	go m.pump(ctx)
 	go func() {
