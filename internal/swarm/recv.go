@@ -157,7 +157,7 @@ func (ch *channel) onHave(sp ppsp.Spec) {
 		}
 		return
 	}
-	ch.addPeerHas(sp.Start, sp.End)
+	ch.ackRange(sp, ch.e.cfg.Now(), false)
 }
 
 // addPeerHas marks [first, last] as held by the peer and counts availability.

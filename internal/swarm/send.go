@@ -265,13 +265,23 @@ func (ch *channel) onAck(sp ppsp.Spec, delay uint64, now time.Time) {
 		ch.onHave(sp)
 		return
 	}
+	ch.cc.onDelay(now, int64(delay))
+	ch.ackRange(sp, now, true)
+}
+
+// ackRange marks chunks of sp held by the peer and completes the flights
+// carrying them. HAVE counts too (without RTT or delay samples): libswift
+// ACKs only the last chunk of a datagram and reports the others by HAVE.
+func (ch *channel) ackRange(sp ppsp.Spec, now time.Time, sample bool) {
 	n := ch.s.tree.NumChunks()
 	if sp.Start >= n {
 		return
 	}
 	end := min(sp.End, n-1)
 	ch.addPeerHas(sp.Start, end)
-	ch.cc.onDelay(now, int64(delay))
+	if len(ch.flightOf) == 0 {
+		return
+	}
 	before := ch.inflightBytes
 	acked := 0
 	ackOne := func(c uint64) {
@@ -291,7 +301,7 @@ func (ch *channel) onAck(sp ppsp.Spec, delay uint64, now time.Time) {
 		f.done = true
 		ch.inflightBytes -= f.bytes
 		acked += f.bytes
-		if !f.retx {
+		if sample && !f.retx {
 			ch.cc.onRTT(now.Sub(f.sent))
 		}
 		if !ch.anyAcked || seq > ch.highestAcked {
