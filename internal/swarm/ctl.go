@@ -26,7 +26,7 @@ func (ch *channel) ctlMsg(f func([]byte) ([]byte, error)) bool {
 		return false
 	}
 	if len(ch.ctl) > ch.maxDgram-80 {
-		ch.flush()
+		ch.writeCtl()
 	}
 	ch.ctlBegin()
 	b, err := f(ch.ctl)
@@ -97,17 +97,24 @@ func (ch *channel) queueCancel(c uint64) {
 	ch.cancelQ = append(ch.cancelQ, span{c, c})
 }
 
-// flush sends the pending control messages as one datagram.
+// flush sends the pending control messages (queued CANCELs included).
 func (ch *channel) flush() {
 	if ch.state != stateOpen {
 		ch.ctl, ch.ctlMsgs, ch.cancelQ = ch.ctl[:0], 0, ch.cancelQ[:0]
 		return
 	}
-	for _, c := range ch.cancelQ {
+	q := ch.cancelQ
+	ch.cancelQ = nil
+	for _, c := range q {
 		ch.specMsg(ppsp.MsgCancel, c.first, c.last, 0)
 	}
-	ch.cancelQ = ch.cancelQ[:0]
-	if ch.ctlMsgs > 0 {
+	ch.cancelQ = q[:0]
+	ch.writeCtl()
+}
+
+// writeCtl sends the control datagram built so far.
+func (ch *channel) writeCtl() {
+	if ch.ctlMsgs > 0 && ch.state == stateOpen {
 		ch.write(ch.ctl)
 	}
 	ch.ctl, ch.ctlMsgs = ch.ctl[:0], 0

@@ -107,12 +107,16 @@ func (s *Swarm) pick(ch *channel, max int, out []uint64) []uint64 {
 	}
 	s.e.candBuf = cands[:0]
 	slices.Sort(out)
-	if len(out) > 0 || n-s.nhave > uint64(max) {
+	if len(out) > 0 {
 		return out
 	}
-	// Endgame: every missing chunk is requested; ask this peer too.
+	if missing := n - s.nhave; missing > 2*minReqWindow || ch.outstanding > 0 {
+		return out
+	}
+	// Endgame: the last chunks are all requested and this peer is idle:
+	// ask it too (at most two owners a chunk; the loser gets a CANCEL).
 	for c, r := range s.req {
-		if len(out) >= max || len(out) >= 64 {
+		if len(out) >= max || len(out) >= 2*minReqWindow {
 			break
 		}
 		if r.owners[1] == nil && r.owners[0] != ch && ch.peerHas.has(c) {
