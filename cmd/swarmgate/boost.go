@@ -39,20 +39,12 @@ func cmdBoost(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		links = append(links, l)
 	}
 	log := newLogger(stderr, *verbose)
-	conn, err := listenUDP(*listen)
+	p, err := openPeer(*listen, *state, log, swarm.Config{})
 	if err != nil {
 		return err
 	}
-	defer conn.Close()
-	st, err := openStore(*state, log)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	e, err := swarm.New(swarm.Config{Conn: conn, Logger: log})
-	if err != nil {
-		return err
-	}
+	defer p.close()
+	conn, st, e := p.conn, p.st, p.e
 	stop := runEngine(ctx, e)
 	defer stop()
 	n, err := startDHT(ctx, df, conn.LocalAddr(), false, filepath.Join(*state, "dht.db"), log)

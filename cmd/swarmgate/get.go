@@ -96,16 +96,12 @@ func cmdGet(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		*state = abs + ".swarmgate"
 	}
 	log := newLogger(stderr, *verbose)
-	conn, err := listenUDP(*listen)
+	pn, err := openPeer(*listen, *state, log, swarm.Config{Compat: cmode})
 	if err != nil {
 		return err
 	}
-	defer conn.Close()
-	st, err := openStore(*state, log)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
+	defer pn.close()
+	conn, st, e := pn.conn, pn.st, pn.e
 	// The link's length is a hint: the size is proved by the peak hashes.
 	sw, err := st.Open(store.Info{SwarmID: l.Root, HashFunc: l.HashFunc, ChunkSize: l.ChunkSize, Length: -1, Path: abs, Name: l.Name})
 	if err != nil {
@@ -114,10 +110,6 @@ func cmdGet(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	defer sw.Close()
 	if p := sw.Info().Path; p != abs {
 		return fmt.Errorf("state %s belongs to a download into %s; pass another --state", *state, p)
-	}
-	e, err := swarm.New(swarm.Config{Conn: conn, Logger: log, Compat: cmode})
-	if err != nil {
-		return err
 	}
 	s, err := e.Add(swarm.SwarmConfig{Store: sw, Mode: swarm.ModeLeech})
 	if err != nil {

@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/swarmgate/swarmgate/internal/link"
+	"github.com/swarmgate/swarmgate/internal/store"
 	"github.com/swarmgate/swarmgate/internal/store/sqlitestore"
 	"github.com/swarmgate/swarmgate/internal/swarm"
 )
@@ -104,4 +106,44 @@ func writeStats(path string, s runStats) error {
 	}
 	b, _ := json.Marshal(s)
 	return os.WriteFile(path, append(b, '\n'), 0o644)
+}
+
+// peerNode is a PPSP peer: its UDP socket, state store and engine.
+type peerNode struct {
+	conn net.PacketConn
+	st   *sqlitestore.Store
+	e    *swarm.Engine
+}
+
+// openPeer listens on listen, opens the state directory and makes an
+// engine on the socket (cfg.Conn and cfg.Logger are filled in).
+func openPeer(listen, state string, log *slog.Logger, cfg swarm.Config) (*peerNode, error) {
+	conn, err := listenUDP(listen)
+	if err != nil {
+		return nil, err
+	}
+	st, err := openStore(state, log)
+	if err != nil {
+		conn.Close()
+		return nil, err
+	}
+	cfg.Conn, cfg.Logger = conn, log
+	e, err := swarm.New(cfg)
+	if err != nil {
+		st.Close()
+		conn.Close()
+		return nil, err
+	}
+	return &peerNode{conn: conn, st: st, e: e}, nil
+}
+
+// close closes the store and the socket (stop the engine first).
+func (p *peerNode) close() {
+	p.st.Close()
+	p.conn.Close()
+}
+
+// infoLink is the link of stored content.
+func infoLink(info store.Info) link.Link {
+	return link.Link{Root: info.SwarmID, HashFunc: info.HashFunc, ChunkSize: info.ChunkSize, Length: info.Length, Name: info.Name}
 }

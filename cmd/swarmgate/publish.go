@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/swarmgate/swarmgate/internal/dhtnet"
-	"github.com/swarmgate/swarmgate/internal/link"
 	"github.com/swarmgate/swarmgate/internal/swarm"
 )
 
@@ -43,31 +42,23 @@ func cmdPublish(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	log := newLogger(stderr, *verbose)
-	conn, err := listenUDP(*listen)
+	p, err := openPeer(*listen, *state, log, swarm.Config{})
 	if err != nil {
 		return err
 	}
-	defer conn.Close()
-	st, err := openStore(*state, log)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
+	defer p.close()
+	conn, st, e := p.conn, p.st, p.e
 	sw, err := importFile(st, pos[0], o)
 	if err != nil {
 		return err
 	}
 	defer sw.Close()
 	info := sw.Info()
-	l := link.Link{Root: info.SwarmID, HashFunc: info.HashFunc, ChunkSize: info.ChunkSize, Length: info.Length, Name: info.Name}
+	l := infoLink(info)
 	if *gw != "" {
 		fmt.Fprintln(stdout, l.HTTPS(*gw))
 	} else {
 		fmt.Fprintln(stdout, l.PPSP())
-	}
-	e, err := swarm.New(swarm.Config{Conn: conn, Logger: log})
-	if err != nil {
-		return err
 	}
 	s, err := e.Add(swarm.SwarmConfig{Store: sw})
 	if err != nil {

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/swarmgate/swarmgate/internal/dhtnet"
-	"github.com/swarmgate/swarmgate/internal/link"
 	"github.com/swarmgate/swarmgate/internal/merkle"
 	"github.com/swarmgate/swarmgate/internal/store"
 	"github.com/swarmgate/swarmgate/internal/store/sqlitestore"
@@ -41,20 +40,12 @@ func cmdSeed(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	log := newLogger(stderr, *verbose)
-	conn, err := listenUDP(*listen)
+	p, err := openPeer(*listen, *state, log, swarm.Config{})
 	if err != nil {
 		return err
 	}
-	defer conn.Close()
-	st, err := openStore(*state, log)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	e, err := swarm.New(swarm.Config{Conn: conn, Logger: log})
-	if err != nil {
-		return err
-	}
+	defer p.close()
+	conn, st, e := p.conn, p.st, p.e
 	adv := advertised(conn.LocalAddr())
 	var roots [][]byte
 	var total int64
@@ -70,7 +61,7 @@ func cmdSeed(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 		roots = append(roots, info.SwarmID)
 		total += info.Length
-		l := link.Link{Root: info.SwarmID, HashFunc: info.HashFunc, ChunkSize: info.ChunkSize, Length: info.Length, Name: info.Name}
+		l := infoLink(info)
 		if *gw != "" {
 			fmt.Fprintln(stdout, l.HTTPS(*gw))
 		} else {
