@@ -1,13 +1,14 @@
 package ppsp
 
 import (
+	"github.com/swarmgate/swarmgate/internal/pcapfile"
 	"testing"
 )
 
 // benchDatagram returns datagram #3 of the libswift capture: 7×INTEGRITY
 // (3 peaks, 4 uncles) + DATA of 1024 bytes, 1248 bytes in all.
 func benchDatagram(b *testing.B, i int) []byte {
-	pkts, err := readPcap("testdata/libswift-seed_libswift-leech_m74.pcap")
+	pkts, err := pcapfile.Read("testdata/libswift-seed_libswift-leech_m74.pcap")
 	if err != nil {
 		b.Fatal(err)
 	}

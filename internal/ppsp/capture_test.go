@@ -7,6 +7,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/swarmgate/swarmgate/internal/pcapfile"
 	"os"
 	"path/filepath"
 	"strings"
@@ -71,9 +72,9 @@ func formatDatagram(channel uint32, msgs []Message) []string {
 	return lines
 }
 
-func loadCapture(t *testing.T, name string) ([]udpPacket, []decodedBlock) {
+func loadCapture(t *testing.T, name string) ([]pcapfile.Packet, []decodedBlock) {
 	t.Helper()
-	pkts, err := readPcap(filepath.Join("testdata", name+".pcap"))
+	pkts, err := pcapfile.Read(filepath.Join("testdata", name+".pcap"))
 	if err != nil {
 		t.Fatal(err)
 	}

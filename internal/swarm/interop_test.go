@@ -33,6 +33,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/swarmgate/swarmgate/internal/pcapfile"
 	"net"
 	"net/netip"
 	"os"
@@ -69,138 +70,8 @@ func m74Root(t testing.TB) []byte {
 	return b
 }
 
-// ---- pcap reading (after internal/ppsp/pcap_test.go) ----
-
 // capPacket is one UDP datagram of a capture.
-type capPacket struct {
-	Src, Dst netip.AddrPort
-	Payload  []byte
-}
-
-// readPcap reads a classic libpcap file of UDP over IPv4/IPv6 (link types
-// NULL, EN10MB, RAW, LINUX_SLL) and returns the datagrams in order.
-func readPcap(path string) ([]capPacket, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	if len(data) < 24 {
-		return nil, fmt.Errorf("%s: short pcap header", path)
-	}
-	var bo binary.ByteOrder
-	switch binary.LittleEndian.Uint32(data) {
-	case 0xa1b2c3d4, 0xa1b23c4d:
-		bo = binary.LittleEndian
-	case 0xd4c3b2a1, 0x4d3cb2a1:
-		bo = binary.BigEndian
-	default:
-		return nil, fmt.Errorf("%s: not a classic pcap file", path)
-	}
-	link := bo.Uint32(data[20:])
-	var pkts []capPacket
-	for off := 24; off < len(data); {
-		if len(data)-off < 16 {
-			return nil, fmt.Errorf("%s: truncated record header at %d", path, off)
-		}
-		incl := int(bo.Uint32(data[off+8:]))
-		orig := int(bo.Uint32(data[off+12:]))
-		off += 16
-		if incl > len(data)-off || incl != orig {
-			return nil, fmt.Errorf("%s: truncated record at %d", path, off)
-		}
-		frame := data[off : off+incl]
-		off += incl
-		var l3 []byte
-		switch link {
-		case 0:
-			if len(frame) < 4 {
-				return nil, errors.New("short NULL frame")
-			}
-			l3 = frame[4:]
-		case 1:
-			if len(frame) < 14 {
-				return nil, errors.New("short Ethernet frame")
-			}
-			et := binary.BigEndian.Uint16(frame[12:])
-			l3 = frame[14:]
-			if et == 0x8100 && len(frame) >= 18 {
-				et = binary.BigEndian.Uint16(frame[16:])
-				l3 = frame[18:]
-			}
-			if et != 0x0800 && et != 0x86dd {
-				continue
-			}
-		case 101:
-			l3 = frame
-		case 113:
-			if len(frame) < 16 {
-				return nil, errors.New("short SLL frame")
-			}
-			l3 = frame[16:]
-		default:
-			return nil, fmt.Errorf("%s: unsupported link type %d", path, link)
-		}
-		p, ok, err := parseIPUDP(l3)
-		if err != nil {
-			return nil, fmt.Errorf("%s: record %d: %w", path, len(pkts), err)
-		}
-		if ok {
-			pkts = append(pkts, p)
-		}
-	}
-	return pkts, nil
-}
-
-func parseIPUDP(b []byte) (capPacket, bool, error) {
-	var p capPacket
-	if len(b) < 1 {
-		return p, false, errors.New("empty IP packet")
-	}
-	var src, dst netip.Addr
-	var l4 []byte
-	switch b[0] >> 4 {
-	case 4:
-		if len(b) < 20 {
-			return p, false, errors.New("short IPv4 header")
-		}
-		ihl := int(b[0]&0xf) * 4
-		total := int(binary.BigEndian.Uint16(b[2:]))
-		if ihl < 20 || total < ihl || total > len(b) {
-			return p, false, errors.New("bad IPv4 lengths")
-		}
-		if b[9] != 17 {
-			return p, false, nil
-		}
-		src, dst = netip.AddrFrom4([4]byte(b[12:16])), netip.AddrFrom4([4]byte(b[16:20]))
-		l4 = b[ihl:total]
-	case 6:
-		if len(b) < 40 {
-			return p, false, errors.New("short IPv6 header")
-		}
-		if b[6] != 17 {
-			return p, false, nil
-		}
-		plen := int(binary.BigEndian.Uint16(b[4:]))
-		if 40+plen > len(b) {
-			return p, false, errors.New("bad IPv6 length")
-		}
-		src, dst = netip.AddrFrom16([16]byte(b[8:24])), netip.AddrFrom16([16]byte(b[24:40]))
-		l4 = b[40 : 40+plen]
-	default:
-		return p, false, nil
-	}
-	if len(l4) < 8 {
-		return p, false, errors.New("short UDP header")
-	}
-	ulen := int(binary.BigEndian.Uint16(l4[4:]))
-	if ulen < 8 || ulen > len(l4) {
-		return p, false, fmt.Errorf("bad UDP length %d", ulen)
-	}
-	p.Src = netip.AddrPortFrom(src, binary.BigEndian.Uint16(l4[0:]))
-	p.Dst = netip.AddrPortFrom(dst, binary.BigEndian.Uint16(l4[2:]))
-	p.Payload = l4[8:ulen]
-	return p, true, nil
-}
+type capPacket = pcapfile.Packet
 
 // capture is a loaded pcap: the seeder is the side that received the first
 // datagram (the leecher's opening handshake).
@@ -212,7 +83,7 @@ type capture struct {
 
 func loadCapture(t testing.TB, name string) *capture {
 	t.Helper()
-	pkts, err := readPcap(filepath.Join(captureDir, name+".pcap"))
+	pkts, err := pcapfile.Read(filepath.Join(captureDir, name+".pcap"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,8 @@
-package ppsp
+// Package pcapfile reads UDP datagrams out of classic libpcap capture files
+// (the format of tcpdump -w): the test captures of libswift and
+// libperegrine that the codec and engine tests replay. Input is untrusted:
+// malformed files give errors, never panics.
+package pcapfile
 
 import (
 	"encoding/binary"
@@ -7,20 +11,25 @@ import (
 	"os"
 )
 
-// udpPacket is one UDP datagram read from a capture.
-type udpPacket struct {
+// Packet is one UDP datagram read from a capture.
+type Packet struct {
 	Src, Dst netip.AddrPort
 	Payload  []byte
 }
 
-// readPcap reads a classic libpcap file (either byte order, µs or ns
+// Read reads a classic libpcap file (either byte order, µs or ns
 // timestamps) of UDP/IPv4 (or IPv6) datagrams and returns their payloads.
 // Supported link types: NULL (0), EN10MB (1), RAW (101), LINUX_SLL (113).
-func readPcap(path string) ([]udpPacket, error) {
+func Read(path string) ([]Packet, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
+	return Parse(path, data)
+}
+
+// Parse decodes the bytes of a pcap file; name is used in errors.
+func Parse(path string, data []byte) ([]Packet, error) {
 	if len(data) < 24 {
 		return nil, fmt.Errorf("%s: short pcap header", path)
 	}
@@ -34,7 +43,7 @@ func readPcap(path string) ([]udpPacket, error) {
 		return nil, fmt.Errorf("%s: not a classic pcap file", path)
 	}
 	link := bo.Uint32(data[20:])
-	var pkts []udpPacket
+	var pkts []Packet
 	for off := 24; off < len(data); {
 		if len(data)-off < 16 {
 			return nil, fmt.Errorf("%s: truncated record header at %d", path, off)
@@ -91,8 +100,8 @@ func readPcap(path string) ([]udpPacket, error) {
 	return pkts, nil
 }
 
-func parseIPUDP(b []byte) (udpPacket, bool, error) {
-	var p udpPacket
+func parseIPUDP(b []byte) (Packet, bool, error) {
+	var p Packet
 	if len(b) < 1 {
 		return p, false, fmt.Errorf("empty IP packet")
 	}
