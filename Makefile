@@ -3,7 +3,7 @@ GO      ?= go
 BIN     := bin/swarmgate
 PKGS    := ./...
 # Packages that must build for the browser (js/wasm): cgo-free.
-WASM_PKGS := ./internal/merkle ./internal/ppsp ./internal/swarm ./internal/store ./internal/link ./internal/netsim
+WASM_PKGS := ./internal/merkle ./internal/ppsp ./internal/swarm ./internal/store ./internal/link ./internal/netsim ./internal/pcapfile
 
 .PHONY: help build test bench check run fuzz clean
 
@@ -35,7 +35,9 @@ run: build ## seed FILE=path (or a generated demo file) on the embedded defaults
 	$(BIN) run $(FILE)
 
 fuzz: ## run each fuzz target for FUZZTIME (default 30s)
-	@for t in "FuzzParse ./internal/ppsp" "FuzzOptions ./internal/ppsp" "FuzzDatagram ./internal/swarm" "FuzzParse ./internal/link"; do \
+	@for t in "FuzzParse ./internal/ppsp" "FuzzOptions ./internal/ppsp" "FuzzDatagram ./internal/swarm" "FuzzParse ./internal/link" \
+	  "FuzzParse ./internal/pcapfile" "FuzzDecodeKRPC ./internal/dhtnet" "FuzzCompactPeer ./internal/dhtnet" "FuzzCompactNodes ./internal/dhtnet" \
+	  "FuzzPages ./internal/store/internal/bitset"; do \
 	  set -- $$t; $(GO) test -run XXX -fuzz "^$$1\$$" -fuzztime $${FUZZTIME:-30s} $$2 || exit 1; done
 
 clean: ## remove build output
