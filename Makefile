@@ -36,7 +36,7 @@ run: build ## seed FILE=path (or a generated demo file) on the embedded defaults
 
 fuzz: ## run each fuzz target for FUZZTIME (default 30s)
 	@for t in "FuzzParse ./internal/ppsp" "FuzzOptions ./internal/ppsp" "FuzzDatagram ./internal/swarm" "FuzzParse ./internal/link" \
-	  "FuzzParse ./internal/pcapfile" "FuzzDecodeKRPC ./internal/dhtnet" "FuzzCompactPeer ./internal/dhtnet" "FuzzCompactNodes ./internal/dhtnet" \
+	  "FuzzParse ./internal/pcapfile" "FuzzVerify ./internal/merkle" "FuzzDecodeKRPC ./internal/dhtnet" "FuzzCompactPeer ./internal/dhtnet" "FuzzCompactNodes ./internal/dhtnet" \
 	  "FuzzPages ./internal/store/internal/bitset"; do \
 	  set -- $$t; $(GO) test -run XXX -fuzz "^$$1\$$" -fuzztime $${FUZZTIME:-30s} $$2 || exit 1; done
 
