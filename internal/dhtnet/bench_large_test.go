@@ -21,7 +21,7 @@ func TestBenchLarge(t *testing.T) {
 	imp, _ := strconv.ParseFloat(os.Getenv("DHTBENCH_IMPAIRED"), 64)
 	loss, _ := strconv.ParseFloat(os.Getenv("DHTBENCH_LOSS"), 64)
 	seed, _ := strconv.ParseInt(os.Getenv("DHTBENCH_SEED"), 10, 64)
-	err := Bench(context.Background(), BenchConfig{Nodes: n, Lookups: l, Loss: loss, Impaired: imp, Seed: seed, Progress: os.Stderr, Verbose: os.Getenv("DHTBENCH_VERBOSE") != ""}, os.Stdout, false)
+	err := Bench(context.Background(), BenchConfig{Nodes: n, Lookups: l, Loss: loss, Impaired: imp, Seed: seed, Progress: os.Stderr, Verbose: os.Getenv("DHTBENCH_VERBOSE") != ""}, os.Stdout, os.Getenv("DHTBENCH_JSON") != "")
 	if err != nil {
 		t.Fatal(err)
 	}
