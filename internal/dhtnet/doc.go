@@ -13,7 +13,7 @@
 // ip:port with expiry, a private send limiter, an application-level routing
 // table with the NR128 bucket sizes and low-RTT bias of thesis ch. 8 that
 // keeps nodes which fail to answer out (ch. 7), persisted in SQLite, and an
-// aggressive lookup (alpha 8, RTT-adaptive per-query timeouts whose late
+// aggressive lookup (alpha 16, RTT-adaptive per-query timeouts whose late
 // replies still count) driven through traversal.Start.
 //
 // Values from the DHT are hints only: nothing a peer sends is trusted until
