@@ -286,11 +286,24 @@ func (n *Node) lookup(ctx context.Context, target [20]byte, o lookupOpts) Lookup
 		},
 	})
 	op.AddNodes(n.seeds(ctx, target))
+	fellBack := false
 wait:
 	for {
 		select {
 		case <-op.Stalled():
 			if inflight.Load() == 0 {
+				// Nobody in our table answered (a warm start after a long
+				// absence): fall back on the bootstrap nodes once.
+				if !fellBack && atomic.LoadUint32(&op.Stats().NumResponses) == 0 {
+					fellBack = true
+					var boot []types.AddrMaybeId
+					for _, ap := range n.bootstrapAddrs(ctx) {
+						boot = append(boot, types.AddrMaybeId{Addr: krpc.NodeAddrPort{AddrPort: ap}})
+					}
+					if op.AddNodes(boot) > 0 {
+						continue
+					}
+				}
 				break wait
 			}
 			select {
@@ -303,7 +316,7 @@ wait:
 			case <-ctx.Done():
 				break wait
 			case <-time.After(n.cfg.QueryTimeout):
-				break wait
+				// Every late query has ended by now: look again.
 			}
 		case <-first:
 			if o.stopAtFirst {

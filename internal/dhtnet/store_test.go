@@ -79,3 +79,32 @@ func TestStoreMigrationsIdempotent(t *testing.T) {
 		s.Close()
 	}
 }
+
+// TestStaleTableFallsBackOnBootstrap: a warm start whose saved contacts are
+// all gone still finds peers through the bootstrap nodes.
+func TestStaleTableFallsBackOnBootstrap(t *testing.T) {
+	o := newOverlay(t, 12)
+	var swarm [20]byte
+	copy(swarm[:], "stale-table-swarm-00")
+	if st := o.nodes[3].Announce(context.Background(), swarm, 9001, nil); st.Announced == 0 {
+		t.Fatalf("announce failed: %+v", st)
+	}
+	n, err := New(testConfig(listenLoopback(t), o.boot))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+	// Contacts that will never answer: closed sockets on loopback.
+	for i := range 20 {
+		c := listenLoopback(t)
+		ap, _ := addrPortOf(c.LocalAddr())
+		c.Close()
+		var id [20]byte
+		id[0], id[1] = byte(i), 0xaa
+		n.AddContact(Contact{ID: id, Addr: ap, RTT: 10 * time.Millisecond})
+	}
+	st := n.Lookup(context.Background(), swarm, true, nil)
+	if st.Peers == 0 {
+		t.Fatalf("no peer found: %+v", st)
+	}
+}
