@@ -250,7 +250,7 @@ func (n *Node) Run(ctx context.Context) error {
 func (n *Node) maintain(ctx context.Context) {
 	if c, b, ok := n.table.Stalest(n.nextBucket); ok {
 		n.nextBucket = (b + 1) % 160
-		if time.Since(c.LastReply) > n.cfg.MaintenanceInterval {
+		if n.cfg.Now().Sub(c.LastReply) > n.cfg.MaintenanceInterval {
 			go n.ping(ctx, c.Addr, true)
 		}
 	}
