@@ -71,7 +71,10 @@ func command(t *testing.T, name string, args ...string) *exec.Cmd {
 	cmd.Env = childEnv(t.TempDir())
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	t.Cleanup(func() {
-		if cmd.Process != nil && cmd.ProcessState == nil {
+		// Not cmd.ProcessState: another goroutine may be in cmd.Wait.
+		// os.Process is safe to use concurrently; killing a finished
+		// process group fails harmlessly.
+		if cmd.Process != nil {
 			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 			cmd.Process.Kill()
 		}

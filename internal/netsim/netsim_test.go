@@ -243,7 +243,9 @@ func TestWrapDelayDistribution(t *testing.T) {
 		want time.Duration
 	}{{0.25, 9500 * time.Microsecond}, {0.5, 17500 * time.Microsecond}, {0.75, 34400 * time.Microsecond}} {
 		got := ds[int(c.q*total)]
-		if got < c.want*85/100 || got > c.want*125/100+3*time.Millisecond {
+		// Timers fire late on a loaded machine (CI runs packages in
+		// parallel under the race detector): a generous upper slack.
+		if got < c.want*85/100 || got > c.want*125/100+10*time.Millisecond {
 			t.Errorf("p%.0f one-way delay %v, want about %v", c.q*100, got, c.want)
 		}
 	}
