@@ -173,18 +173,23 @@ func TestWrapLossRate(t *testing.T) {
 		for range total {
 			w.WriteTo([]byte("p"), b.LocalAddr())
 		}
-		got := 0
-		buf := make([]byte, 4)
-		b.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
-		for {
-			if _, _, err := b.ReadFrom(buf); err != nil {
-				break
-			}
-			got++
-		}
 		st := w.Stats()
-		if st.Sent != total || int(st.Sent-st.Dropped) != got {
-			t.Fatalf("stats %+v, received %d", st, got)
+		if st.Sent != total {
+			t.Fatalf("stats %+v", st)
+		}
+		// Exactly the datagrams not dropped arrive, however slow the
+		// machine, and no more.
+		want := int(st.Sent - st.Dropped)
+		buf := make([]byte, 4)
+		b.SetReadDeadline(time.Now().Add(10 * time.Second))
+		for got := 0; got < want; got++ {
+			if _, _, err := b.ReadFrom(buf); err != nil {
+				t.Fatalf("loss %v: received %d of %d: %v", loss, got, want, err)
+			}
+		}
+		b.SetReadDeadline(time.Now().Add(20 * time.Millisecond))
+		if _, _, err := b.ReadFrom(buf); err == nil {
+			t.Fatalf("loss %v: more datagrams than sent minus dropped (%+v)", loss, st)
 		}
 		if rate := float64(st.Dropped) / total; rate < loss-0.015 || rate > loss+0.015 {
 			t.Errorf("loss %v: dropped %.4f", loss, rate)
@@ -243,9 +248,11 @@ func TestWrapDelayDistribution(t *testing.T) {
 		want time.Duration
 	}{{0.25, 9500 * time.Microsecond}, {0.5, 17500 * time.Microsecond}, {0.75, 34400 * time.Microsecond}} {
 		got := ds[int(c.q*total)]
-		// Timers fire late on a loaded machine (CI runs packages in
-		// parallel under the race detector): a generous upper slack.
-		if got < c.want*85/100 || got > c.want*125/100+10*time.Millisecond {
+		// Never early; late only by scheduling. Timers fire late on a
+		// loaded machine (CI runs packages in parallel under the race
+		// detector), so the upper bound is loose; the distribution itself
+		// is checked exactly by TestRTTSamplerPercentiles.
+		if got < c.want*85/100 || got > 3*c.want+20*time.Millisecond {
 			t.Errorf("p%.0f one-way delay %v, want about %v", c.q*100, got, c.want)
 		}
 	}
