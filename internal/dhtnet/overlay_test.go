@@ -159,10 +159,11 @@ func TestRoles(t *testing.T) {
 		}
 		t.Cleanup(mb.Close)
 		me := netip.AddrPortFrom(booster.Addr().Addr(), ppspPort)
-		waitFor(t, 3*time.Second, "first announce", func() bool { return o.holders(swarm, me) > 0 })
-		if mb.Stats().Announced == 0 || booster.Stats().AnnouncesSent == 0 {
-			t.Fatalf("stats %+v", mb.Stats())
-		}
+		// A node stores the announce before its answer reaches the
+		// booster: wait for both sides.
+		waitFor(t, 3*time.Second, "first announce", func() bool {
+			return o.holders(swarm, me) > 0 && mb.Stats().Announced > 0 && booster.Stats().AnnouncesSent > 0
+		})
 		waitFor(t, 5*time.Second, "re-announce", func() bool { return mb.Stats().Lookups >= 2 })
 	})
 
