@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -24,7 +25,7 @@ func cmdGet(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs := newFlags("get", stderr)
 	var peers listFlag
 	fs.Var(&peers, "peer", "peer host:port to download from (repeatable)")
-	out := fs.String("o", "", "output file (required)")
+	out := fs.String("o", "", "output file (required); - streams the content to stdout in order as it verifies")
 	listen := fs.String("listen", "0.0.0.0:0", "UDP address to use")
 	state := fs.String("state", "", "state directory for resuming (default: OUT.swarmgate)")
 	cs := fs.Int("chunk-size", 0, "chunk size in bytes (default: the link's, else 1024)")
@@ -88,12 +89,27 @@ func cmdGet(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if len(addrs) == 0 && df.bootstrapList() != nil && len(df.bootstrapList()) == 0 {
 		return fmt.Errorf("%w: no peers: pass --peer ADDR, a tswift://host:port/ link, or DHT --bootstrap nodes", errUsage)
 	}
-	abs, err := filepath.Abs(*out)
-	if err != nil {
-		return err
-	}
-	if *state == "" {
-		*state = abs + ".swarmgate"
+	streaming := *out == "-"
+	var abs string
+	if streaming {
+		// The content still goes through the store (and is verified
+		// there); it lives in a scratch directory for this run.
+		dir, err := os.MkdirTemp("", "swarmgate-stream-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+		abs = filepath.Join(dir, "content")
+		if *state == "" {
+			*state = filepath.Join(dir, "state")
+		}
+	} else {
+		if abs, err = filepath.Abs(*out); err != nil {
+			return err
+		}
+		if *state == "" {
+			*state = abs + ".swarmgate"
+		}
 	}
 	log := newLogger(stderr, *verbose)
 	pn, err := openPeer(*listen, *state, log, swarm.Config{Compat: cmode})
@@ -150,8 +166,16 @@ func cmdGet(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 			n.stop()
 		}()
 	}
+	var streamed chan error
+	if streaming {
+		streamed = make(chan error, 1)
+		go func() { streamed <- streamOut(ctx, s, sw, stdout) }()
+	}
 	bar := newProgressBar(stderr, *progress, l.Length)
 	werr := waitDownload(ctx, s, bar, *stall)
+	if streaming && werr == nil {
+		werr = <-streamed
+	}
 	bar.finish()
 	if err := stop(); err != nil && werr == nil {
 		werr = err
@@ -171,6 +195,10 @@ func cmdGet(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err := sw.Flush(); err != nil {
 		return err
 	}
+	if streaming {
+		fmt.Fprintf(stderr, "%d bytes verified and streamed in %.2fs\n", length, time.Since(t0).Seconds())
+		return nil
+	}
 	// Complete: check the file is exactly the verified length.
 	fi, err := os.Stat(abs)
 	if err != nil {
@@ -181,6 +209,41 @@ func cmdGet(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	fmt.Fprintf(stderr, "%s: %d bytes verified in %.2fs\n", *out, length, time.Since(t0).Seconds())
 	return nil
+}
+
+// streamOut writes the content to w in order, each chunk as soon as it is
+// verified, and moves the swarm's playhead along so that the picker fetches
+// what the reader needs next (a player reading stdout, say).
+func streamOut(ctx context.Context, s *swarm.Swarm, sw store.Swarm, w io.Writer) error {
+	cs := int(sw.Info().ChunkSize)
+	buf := make([]byte, cs)
+	bw := bufio.NewWriterSize(w, 256<<10)
+	var next uint64
+	for {
+		_, total := s.Progress()
+		for total > 0 && next < total && sw.Have(next) {
+			n, err := sw.ReadChunk(next, buf)
+			if err != nil {
+				return fmt.Errorf("stream chunk %d: %w", next, err)
+			}
+			if _, err := bw.Write(buf[:n]); err != nil {
+				return fmt.Errorf("stream to stdout: %w", err)
+			}
+			next++
+			s.SetPlayhead(next)
+		}
+		if total > 0 && next == total {
+			return bw.Flush()
+		}
+		if err := bw.Flush(); err != nil {
+			return fmt.Errorf("stream to stdout: %w", err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(2 * time.Millisecond):
+		}
+	}
 }
 
 // waitDownload waits for completion, failing when nothing moves for stall.
