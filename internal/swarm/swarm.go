@@ -298,6 +298,9 @@ func (s *Swarm) connect(addr net.Addr) error {
 	if la := s.e.conn.LocalAddr(); la != nil && addrEqual(la, addr) {
 		return nil // ourselves
 	}
+	if len(s.lastConnectTry) >= 4096 {
+		clear(s.lastConnectTry)
+	}
 	s.lastConnectTry[addrKey(addr)] = s.e.cfg.Now()
 	ch, err := s.newChannel(addr, true)
 	if err != nil {
@@ -336,9 +339,23 @@ func (s *Swarm) isBanned(a net.Addr) bool {
 }
 
 func (s *Swarm) ban(a net.Addr) {
-	s.banned[addrKey(a)] = s.e.cfg.Now().Add(10 * time.Minute)
+	now := s.e.cfg.Now()
+	if len(s.banned) >= maxBanned {
+		for k, until := range s.banned {
+			if now.After(until) {
+				delete(s.banned, k)
+			}
+		}
+		if len(s.banned) >= maxBanned {
+			clear(s.banned) // a flood of liars: start over rather than grow
+		}
+	}
+	s.banned[addrKey(a)] = now.Add(10 * time.Minute)
 	delete(s.known, addrKey(a))
 }
+
+// maxBanned bounds the ban list of a swarm.
+const maxBanned = 4096
 
 // fail stops the swarm after a local error (a store failure: full disk).
 func (s *Swarm) fail(err error) {
