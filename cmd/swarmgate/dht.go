@@ -55,6 +55,12 @@ type dhtNode struct {
 // node (BEP 43) answers no queries: leechers and sources use one. dbPath
 // keeps the routing table warm across restarts ("" = not kept).
 func startDHT(ctx context.Context, f *dhtFlags, ppsp net.Addr, readOnly bool, dbPath string, log *slog.Logger) (*dhtNode, error) {
+	return startDHTConfig(ctx, f, ppsp, dhtnet.Config{ReadOnly: readOnly, DBPath: dbPath}, log)
+}
+
+// startDHTConfig is startDHT with more of dhtnet.Config (Conn, Bootstrap
+// and Logger are filled in).
+func startDHTConfig(ctx context.Context, f *dhtFlags, ppsp net.Addr, cfg dhtnet.Config, log *slog.Logger) (*dhtNode, error) {
 	listen := f.listen
 	if listen == "" {
 		host := "0.0.0.0"
@@ -67,7 +73,8 @@ func startDHT(ctx context.Context, f *dhtFlags, ppsp net.Addr, readOnly bool, db
 	if err != nil {
 		return nil, fmt.Errorf("dht: %w", err)
 	}
-	node, err := dhtnet.New(dhtnet.Config{Conn: conn, Bootstrap: f.bootstrapList(), DBPath: dbPath, Logger: log, ReadOnly: readOnly})
+	cfg.Conn, cfg.Bootstrap, cfg.Logger = conn, f.bootstrapList(), log
+	node, err := dhtnet.New(cfg)
 	if err != nil {
 		conn.Close()
 		return nil, fmt.Errorf("dht: %w", err)

@@ -26,6 +26,7 @@ func cmdPublish(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	timeout := fs.Duration("timeout", 10*time.Minute, "give up when no booster holds a full copy by then")
 	df := addDHTFlags(fs)
 	noDHT := fs.Bool("no-dht", false, "do not look for boosters on the DHT (only --peer)")
+	poll := fs.Duration("poll", 5*time.Second, "how often the source asks the DHT for boosters")
 	verbose := fs.Bool("v", false, "verbose logs")
 	pos, err := parse(fs, args)
 	if err != nil {
@@ -77,7 +78,10 @@ func cmdPublish(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		// The source role: ask for peers every 5 s, never announce, and
 		// connect out to every booster that announced (through NATs).
 		// Read-only: a phone publishing stays quiet.
-		n, err := startDHT(ctx, df, conn.LocalAddr(), true, "", log)
+		if *poll < time.Second {
+			return fmt.Errorf("%w: --poll %v is below 1s", errUsage, *poll)
+		}
+		n, err := startDHTConfig(ctx, df, conn.LocalAddr(), dhtnet.Config{ReadOnly: true, PollInterval: *poll}, log)
 		if err != nil {
 			return err
 		}
