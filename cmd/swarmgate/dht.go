@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/netip"
 	"path/filepath"
 	"time"
 
@@ -185,5 +184,3 @@ func benchDHT(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	return dhtnet.Bench(ctx, cfg, stdout, *asJSON)
 }
-
-var _ = netip.AddrPort{}

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/pprof"
+	"sync"
 	"time"
 
 	"github.com/swarmgate/swarmgate/internal/dhtnet"
@@ -154,16 +155,12 @@ func cmdGet(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		go connectPeers(m, s)
 		actx, acancel := context.WithCancel(ctx)
 		go askWhenAlone(actx, m, s)
-		defer func() {
-			acancel()
-			m.Close()
-			n.stop()
-		}()
+		var once sync.Once
+		quiet := func() { once.Do(func() { acancel(); m.Close(); n.stop() }) }
+		defer quiet()
 		go func() {
 			<-s.Done() // a finished leecher goes quiet at once
-			acancel()
-			m.Close()
-			n.stop()
+			quiet()
 		}()
 	}
 	var streamed chan error

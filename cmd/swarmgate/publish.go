@@ -115,7 +115,7 @@ func waitFullCopy(ctx context.Context, s *swarm.Swarm, timeout time.Duration, st
 			return fmt.Errorf("no booster held a full copy after %v", timeout)
 		case <-t.C:
 			for _, p := range s.Peers() {
-				if p.HasAll {
+				if p.Seeder {
 					fmt.Fprintf(stderr, "booster %v holds a full copy; done\n", p.Addr)
 					return nil
 				}

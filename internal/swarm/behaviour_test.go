@@ -2,7 +2,6 @@ package swarm
 
 import (
 	"bytes"
-	"context"
 	"encoding/binary"
 	"net"
 	"net/netip"
@@ -374,5 +373,3 @@ func FuzzDatagram(f *testing.F) {
 		e.tick()
 	})
 }
-
-var _ = context.Background

@@ -44,15 +44,9 @@ func (s bitset) setRange(first, last uint64) {
 	}
 }
 
-// any reports whether a bit in [first, last] is set.
-func (s bitset) any(first, last uint64) bool {
-	max := uint64(len(s))*64 - 1
-	if len(s) == 0 || first > max {
-		return false
-	}
-	if last > max {
-		last = max
-	}
+// words calls f with each word covering [first, last] and the mask of the
+// bits in range, until f returns false; first ≤ last < 64·len(s).
+func (s bitset) words(first, last uint64, f func(w, mask uint64) bool) {
 	fw, lw := first>>6, last>>6
 	for w := fw; w <= lw; w++ {
 		m := ^uint64(0)
@@ -62,33 +56,37 @@ func (s bitset) any(first, last uint64) bool {
 		if w == lw {
 			m &= ^uint64(0) >> (63 - last&63)
 		}
-		if s[w]&m != 0 {
-			return true
+		if !f(s[w], m) {
+			return
 		}
 	}
-	return false
+}
+
+// any reports whether a bit in [first, last] is set.
+func (s bitset) any(first, last uint64) bool {
+	max := uint64(len(s))*64 - 1
+	if len(s) == 0 || first > max || first > last {
+		return false
+	}
+	found := false
+	s.words(first, min(last, max), func(w, m uint64) bool {
+		found = w&m != 0
+		return !found
+	})
+	return found
 }
 
 // all reports whether every bit in [first, last] is set.
 func (s bitset) all(first, last uint64) bool {
-	max := uint64(len(s))*64 - 1
-	if len(s) == 0 || last > max || first > last {
+	if len(s) == 0 || last > uint64(len(s))*64-1 || first > last {
 		return false
 	}
-	fw, lw := first>>6, last>>6
-	for w := fw; w <= lw; w++ {
-		m := ^uint64(0)
-		if w == fw {
-			m &= ^uint64(0) << (first & 63)
-		}
-		if w == lw {
-			m &= ^uint64(0) >> (63 - last&63)
-		}
-		if s[w]&m != m {
-			return false
-		}
-	}
-	return true
+	full := true
+	s.words(first, last, func(w, m uint64) bool {
+		full = w&m == m
+		return full
+	})
+	return full
 }
 
 // nextClear returns the first clear bit ≥ from, or n if none below n.

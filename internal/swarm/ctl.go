@@ -7,8 +7,6 @@ import (
 	"github.com/swarmgate/swarmgate/internal/ppsp"
 )
 
-type netipAddrPort = netip.AddrPort
-
 func netipAddrPort4(ap netip.AddrPort) netip.AddrPort {
 	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"math/rand/v2"
 	"net"
-	"sync"
 	"testing"
 	"time"
 
@@ -158,8 +157,6 @@ func TestTransferUDP(t *testing.T) {
 		})
 	}
 }
-
-var _ = sync.Mutex{}
 
 func BenchmarkTransferUDP(b *testing.B) {
 	data := randomContent(32<<20, 1)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"time"
 
 	"github.com/swarmgate/swarmgate/internal/merkle"
@@ -423,7 +424,7 @@ func (ch *channel) queuePex(a net.Addr) bool {
 }
 
 // onPexRes learns a peer; it is a hint, connected to when there is room.
-func (s *Swarm) onPexRes(ap netipAddrPort, now time.Time) {
+func (s *Swarm) onPexRes(ap netip.AddrPort, now time.Time) {
 	if !ap.IsValid() || ap.Port() == 0 || ap.Addr().IsUnspecified() || ap.Addr().IsMulticast() {
 		return
 	}

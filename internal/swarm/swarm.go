@@ -248,8 +248,7 @@ func (s *Swarm) SetPlayhead(chunk uint64) {
 type PeerInfo struct {
 	Addr     net.Addr
 	Open     bool
-	Seeder   bool   // the peer has every chunk
-	HasAll   bool   // same as Seeder: the peer holds a full copy
+	Seeder   bool   // the peer has every chunk (holds a full copy)
 	Chunks   uint64 // chunks the peer has, by its HAVE and ACK messages
 	Uploaded uint64 // content bytes we sent it
 	Libswift bool   // it was sent the libswift-compatible handshake
@@ -262,7 +261,7 @@ func (s *Swarm) Peers() []PeerInfo {
 	var out []PeerInfo
 	for _, ch := range s.channels {
 		out = append(out, PeerInfo{
-			Addr: ch.addr, Open: ch.state == stateOpen, Seeder: ch.peerSeeder(), HasAll: ch.peerSeeder(),
+			Addr: ch.addr, Open: ch.state == stateOpen, Seeder: ch.peerSeeder(),
 			Chunks: ch.peerCount, Uploaded: ch.uploaded, Libswift: !ch.rfc,
 		})
 	}
