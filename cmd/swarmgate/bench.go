@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/swarmgate/swarmgate/internal/node"
+
 	"github.com/swarmgate/swarmgate/internal/merkle"
 	"github.com/swarmgate/swarmgate/internal/netsim"
 	"github.com/swarmgate/swarmgate/internal/store"
@@ -195,7 +197,7 @@ func benchLossy(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	data := pseudoRandom(int(size), 9)
 	mk := func(i int) (*swarm.Engine, *netsim.Conn, func() error, error) {
-		c, err := listenUDP("127.0.0.1:0")
+		c, err := node.ListenUDP("127.0.0.1:0")
 		if err != nil {
 			return nil, nil, nil, err
 		}
@@ -204,7 +206,7 @@ func benchLossy(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		if err != nil {
 			return nil, nil, nil, err
 		}
-		stop := runEngine(ctx, e)
+		stop := node.RunEngine(ctx, e)
 		return e, lc, func() error { err := stop(); lc.Close(); return err }, nil
 	}
 	var seedAddrs []net.Addr

@@ -6,6 +6,8 @@ import (
 	"io"
 	"path/filepath"
 
+	"github.com/swarmgate/swarmgate/internal/node"
+
 	"github.com/swarmgate/swarmgate/internal/dhtnet"
 	"github.com/swarmgate/swarmgate/internal/link"
 	"github.com/swarmgate/swarmgate/internal/store"
@@ -20,7 +22,7 @@ import (
 func cmdBoost(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("boost", stderr)
 	listen := fs.String("listen", "0.0.0.0:7758", "UDP address to serve on")
-	state := fs.String("state", defaultStateDir("boost"), "state directory (content, SQLite, hash trees)")
+	state := fs.String("state", node.DefaultStateDir("boost"), "state directory (content, SQLite, hash trees)")
 	df := addDHTFlags(fs)
 	verbose := fs.Bool("v", false, "verbose logs")
 	pos, err := parse(fs, args)
@@ -43,15 +45,15 @@ func cmdBoost(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	defer p.close()
-	conn, st, e := p.conn, p.st, p.e
-	stop := runEngine(ctx, e)
+	defer p.Close()
+	conn, st, e := p.Conn, p.Store, p.Engine
+	stop := node.RunEngine(ctx, e)
 	defer stop()
 	n, err := startDHT(ctx, df, conn.LocalAddr(), false, filepath.Join(*state, "dht.db"), log)
 	if err != nil {
 		return err
 	}
-	defer n.stop()
+	defer n.Stop()
 	for _, l := range links {
 		sw, err := st.Open(store.Info{SwarmID: l.Root, HashFunc: l.HashFunc, ChunkSize: l.ChunkSize, Length: -1, Name: l.Name})
 		if err != nil {
@@ -63,13 +65,13 @@ func cmdBoost(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return err
 		}
 		id, _ := dhtnet.SwarmID(l.Root)
-		m, err := n.Join(ctx, id, dhtnet.RoleBooster, udpPort(conn.LocalAddr()))
+		m, err := n.Join(ctx, id, dhtnet.RoleBooster, node.UDPPort(conn.LocalAddr()))
 		if err != nil {
 			return err
 		}
 		defer m.Close()
-		go connectPeers(m, s)
-		fmt.Fprintf(stdout, "boosting %s\n", l.TSwift(advertised(conn.LocalAddr())))
+		go node.ConnectPeers(m, s)
+		fmt.Fprintf(stdout, "boosting %s\n", l.TSwift(node.Advertised(conn.LocalAddr())))
 	}
 	<-ctx.Done()
 	return nil

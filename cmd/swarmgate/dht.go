@@ -8,10 +8,10 @@ import (
 	"log/slog"
 	"net"
 	"path/filepath"
-	"time"
+
+	"github.com/swarmgate/swarmgate/internal/node"
 
 	"github.com/swarmgate/swarmgate/internal/dhtnet"
-	"github.com/swarmgate/swarmgate/internal/swarm"
 )
 
 // dhtFlags are the Mainline DHT flags shared by the commands.
@@ -44,95 +44,16 @@ func (f *dhtFlags) bootstrapList() []string {
 	return out
 }
 
-// dhtNode is a running DHT node.
-type dhtNode struct {
-	*dhtnet.Node
-	stop func()
-}
-
 // startDHT starts a DHT node next to the PPSP socket at ppsp. A read-only
 // node (BEP 43) answers no queries: leechers and sources use one. dbPath
 // keeps the routing table warm across restarts ("" = not kept).
-func startDHT(ctx context.Context, f *dhtFlags, ppsp net.Addr, readOnly bool, dbPath string, log *slog.Logger) (*dhtNode, error) {
+func startDHT(ctx context.Context, f *dhtFlags, ppsp net.Addr, readOnly bool, dbPath string, log *slog.Logger) (*node.DHT, error) {
 	return startDHTConfig(ctx, f, ppsp, dhtnet.Config{ReadOnly: readOnly, DBPath: dbPath}, log)
 }
 
-// startDHTConfig is startDHT with more of dhtnet.Config (Conn, Bootstrap
-// and Logger are filled in).
-func startDHTConfig(ctx context.Context, f *dhtFlags, ppsp net.Addr, cfg dhtnet.Config, log *slog.Logger) (*dhtNode, error) {
-	listen := f.listen
-	if listen == "" {
-		host := "0.0.0.0"
-		if u, ok := ppsp.(*net.UDPAddr); ok && !u.IP.IsUnspecified() {
-			host = u.IP.String()
-		}
-		listen = net.JoinHostPort(host, "0")
-	}
-	conn, err := listenUDP(listen)
-	if err != nil {
-		return nil, fmt.Errorf("dht: %w", err)
-	}
-	cfg.Conn, cfg.Bootstrap, cfg.Logger = conn, f.bootstrapList(), log
-	node, err := dhtnet.New(cfg)
-	if err != nil {
-		conn.Close()
-		return nil, fmt.Errorf("dht: %w", err)
-	}
-	ctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		node.Run(ctx)
-	}()
-	return &dhtNode{Node: node, stop: func() {
-		cancel()
-		node.Close()
-		<-done
-	}}, nil
-}
-
-// connectPeers connects the swarm to every peer the membership finds.
-func connectPeers(m *dhtnet.Membership, s *swarm.Swarm) {
-	for ap := range m.Peers() {
-		s.Connect(net.UDPAddrFromAddrPort(ap))
-	}
-}
-
-func udpPort(a net.Addr) int {
-	if u, ok := a.(*net.UDPAddr); ok {
-		return u.Port
-	}
-	return 0
-}
-
-// openPeers counts the swarm's open channels.
-func openPeers(s *swarm.Swarm) int {
-	n := 0
-	for _, p := range s.Peers() {
-		if p.Open {
-			n++
-		}
-	}
-	return n
-}
-
-// askWhenAlone asks the membership for more peers whenever the swarm has
-// none left (the leecher role's only repeat lookup).
-func askWhenAlone(ctx context.Context, m *dhtnet.Membership, s *swarm.Swarm) {
-	t := time.NewTicker(time.Second)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-s.Done():
-			return
-		case <-t.C:
-			if openPeers(s) == 0 {
-				m.NeedPeers()
-			}
-		}
-	}
+// startDHTConfig is startDHT with more of dhtnet.Config.
+func startDHTConfig(ctx context.Context, f *dhtFlags, ppsp net.Addr, cfg dhtnet.Config, log *slog.Logger) (*node.DHT, error) {
+	return node.StartDHT(ctx, node.DHTConfig{Listen: f.listen, Bootstrap: f.bootstrapList(), DHT: cfg}, ppsp, log)
 }
 
 // cmdDHTNode runs a plain DHT node: a bootstrap router for a private
@@ -159,7 +80,7 @@ func cmdDHTNode(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	defer n.stop()
+	defer n.Stop()
 	fmt.Fprintln(stdout, n.Addr())
 	<-ctx.Done()
 	return nil

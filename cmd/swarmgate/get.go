@@ -13,6 +13,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/swarmgate/swarmgate/internal/node"
+
 	"github.com/swarmgate/swarmgate/internal/dhtnet"
 	"github.com/swarmgate/swarmgate/internal/link"
 	"github.com/swarmgate/swarmgate/internal/merkle"
@@ -117,8 +119,8 @@ func cmdGet(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
-	defer pn.close()
-	conn, st, e := pn.conn, pn.st, pn.e
+	defer pn.Close()
+	conn, st, e := pn.Conn, pn.Store, pn.Engine
 	// The link's length is a hint: the size is proved by the peak hashes.
 	sw, err := st.Open(store.Info{SwarmID: l.Root, HashFunc: l.HashFunc, ChunkSize: l.ChunkSize, Length: -1, Path: abs, Name: l.Name})
 	if err != nil {
@@ -133,7 +135,7 @@ func cmdGet(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	cpu0, t0 := cpuSeconds(), time.Now()
-	stop := runEngine(ctx, e)
+	stop := node.RunEngine(ctx, e)
 	for _, a := range addrs {
 		s.Connect(a)
 	}
@@ -148,15 +150,15 @@ func cmdGet(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		id, _ := dhtnet.SwarmID(l.Root)
 		m, err := n.Join(ctx, id, dhtnet.RoleLeecher, 0)
 		if err != nil {
-			n.stop()
+			n.Stop()
 			stop()
 			return err
 		}
-		go connectPeers(m, s)
+		go node.ConnectPeers(m, s)
 		actx, acancel := context.WithCancel(ctx)
-		go askWhenAlone(actx, m, s)
+		go node.AskWhenAlone(actx, m, s)
 		var once sync.Once
-		quiet := func() { once.Do(func() { acancel(); m.Close(); n.stop() }) }
+		quiet := func() { once.Do(func() { acancel(); m.Close(); n.Stop() }) }
 		defer quiet()
 		go func() {
 			<-s.Done() // a finished leecher goes quiet at once

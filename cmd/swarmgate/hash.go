@@ -4,8 +4,9 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
+
+	"github.com/swarmgate/swarmgate/internal/node"
 
 	"github.com/swarmgate/swarmgate/internal/link"
 	"github.com/swarmgate/swarmgate/internal/merkle"
@@ -54,33 +55,11 @@ func hashFile(path string, cs int, hf string) (*merkle.Tree, int64, error) {
 	if err != nil {
 		return nil, 0, err
 	}
-	f, size, err := openContent(path)
+	f, size, err := node.OpenContent(path)
 	if err != nil {
 		return nil, 0, err
 	}
 	defer f.Close()
 	t, err := merkle.Build(f, size, o, 0)
 	return t, size, err
-}
-
-// openContent opens a regular, non-empty file.
-func openContent(path string) (*os.File, int64, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, 0, err
-	}
-	st, err := f.Stat()
-	if err != nil {
-		f.Close()
-		return nil, 0, err
-	}
-	if !st.Mode().IsRegular() {
-		f.Close()
-		return nil, 0, fmt.Errorf("%s: not a regular file", path)
-	}
-	if st.Size() == 0 {
-		f.Close()
-		return nil, 0, fmt.Errorf("%s: empty file (PPSP content has at least one byte)", path)
-	}
-	return f, st.Size(), nil
 }

@@ -7,6 +7,8 @@ import (
 	"net"
 	"time"
 
+	"github.com/swarmgate/swarmgate/internal/node"
+
 	"github.com/swarmgate/swarmgate/internal/dhtnet"
 	"github.com/swarmgate/swarmgate/internal/swarm"
 )
@@ -19,7 +21,7 @@ func cmdPublish(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	listen := fs.String("listen", "0.0.0.0:0", "UDP address to use")
 	var peers listFlag
 	fs.Var(&peers, "peer", "booster host:port to upload to (repeatable)")
-	state := fs.String("state", defaultStateDir("publish"), "state directory")
+	state := fs.String("state", node.DefaultStateDir("publish"), "state directory")
 	cs := fs.Int("chunk-size", 1024, "chunk size in bytes")
 	hf := fs.String("hash", "sha1", "Merkle hash function: sha1 or sha256")
 	gw := fs.String("gateway", "", "print an https://GATEWAY/<root> link")
@@ -47,15 +49,15 @@ func cmdPublish(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	defer p.close()
-	conn, st, e := p.conn, p.st, p.e
-	sw, err := importFile(st, pos[0], o)
+	defer p.Close()
+	conn, st, e := p.Conn, p.Store, p.Engine
+	sw, err := node.ImportFile(st, pos[0], o)
 	if err != nil {
 		return err
 	}
 	defer sw.Close()
 	info := sw.Info()
-	l := infoLink(info)
+	l := node.InfoLink(info)
 	if *gw != "" {
 		fmt.Fprintln(stdout, l.HTTPS(*gw))
 	} else {
@@ -65,7 +67,7 @@ func cmdPublish(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	stop := runEngine(ctx, e)
+	stop := node.RunEngine(ctx, e)
 	defer stop()
 	for _, p := range peers {
 		a, err := net.ResolveUDPAddr("udp", p)
@@ -85,14 +87,14 @@ func cmdPublish(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		if err != nil {
 			return err
 		}
-		defer n.stop()
+		defer n.Stop()
 		id, _ := dhtnet.SwarmID(info.SwarmID)
 		m, err := n.Join(ctx, id, dhtnet.RoleSource, 0)
 		if err != nil {
 			return err
 		}
 		defer m.Close()
-		go connectPeers(m, s)
+		go node.ConnectPeers(m, s)
 		err = waitFullCopy(ctx, s, *timeout, stderr)
 		if err == nil {
 			m.Done()

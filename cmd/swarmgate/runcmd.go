@@ -7,6 +7,8 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+
+	"github.com/swarmgate/swarmgate/internal/node"
 )
 
 // cmdRun is `make run`: seed FILE, or a generated demo file, on the
@@ -15,7 +17,7 @@ import (
 func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("run", stderr)
 	listen := fs.String("listen", "0.0.0.0:7758", "UDP address to serve on")
-	state := fs.String("state", defaultStateDir("run"), "state directory")
+	state := fs.String("state", node.DefaultStateDir("run"), "state directory")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
