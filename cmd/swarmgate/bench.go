@@ -27,11 +27,13 @@ import (
 
 func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return fmt.Errorf("%w: bench transfer|lossy|hash|dht", errUsage)
+		return fmt.Errorf("%w: bench transfer|path|lossy|hash|dht", errUsage)
 	}
 	switch args[0] {
 	case "transfer":
 		return benchTransfer(ctx, args[1:], stdout, stderr)
+	case "path":
+		return benchPath(ctx, args[1:], stdout, stderr)
 	case "lossy":
 		return benchLossy(ctx, args[1:], stdout, stderr)
 	case "hash":

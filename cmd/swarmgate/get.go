@@ -37,6 +37,7 @@ func cmdGet(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	progress := fs.Bool("progress", isTerminal(stderr), "show a progress bar (default: when stderr is a terminal)")
 	df := addDHTFlags(fs)
 	statsFile := fs.String("stats-json", "", "write transfer figures as JSON to this file on exit")
+	lbDgram := fs.Int("loopback-datagram", 0, "largest datagram to loopback peers (default 17000; 1472 makes loopback behave like the Internet)")
 	verbose := fs.Bool("v", false, "verbose logs")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile to this file")
 	pos, err := parse(fs, args)
@@ -115,7 +116,7 @@ func cmdGet(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		}
 	}
 	log := newLogger(stderr, *verbose)
-	pn, err := openPeer(*listen, *state, log, swarm.Config{Compat: cmode})
+	pn, err := openPeer(*listen, *state, log, swarm.Config{Compat: cmode, LoopbackDatagram: *lbDgram})
 	if err != nil {
 		return err
 	}

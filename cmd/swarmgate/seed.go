@@ -24,6 +24,7 @@ func cmdSeed(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	useDHT := fs.Bool("dht", false, "announce each file on the Mainline DHT (booster/seeder role: at once, then every 10 min)")
 	df := addDHTFlags(fs)
 	statsFile := fs.String("stats-json", "", "write transfer figures as JSON to this file on exit")
+	lbDgram := fs.Int("loopback-datagram", 0, "largest datagram to loopback peers (default 17000; 1472 makes loopback behave like the Internet)")
 	verbose := fs.Bool("v", false, "verbose logs")
 	pos, err := parse(fs, args)
 	if err != nil {
@@ -37,7 +38,7 @@ func cmdSeed(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	log := newLogger(stderr, *verbose)
-	p, err := openPeer(*listen, *state, log, swarm.Config{})
+	p, err := openPeer(*listen, *state, log, swarm.Config{LoopbackDatagram: *lbDgram})
 	if err != nil {
 		return err
 	}
@@ -45,6 +46,7 @@ func cmdSeed(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	conn, st, e := p.Conn, p.Store, p.Engine
 	adv := node.Advertised(conn.LocalAddr())
 	var roots [][]byte
+	var swarms []*swarm.Swarm
 	var total int64
 	for _, path := range pos {
 		sw, err := node.ImportFile(st, path, o)
@@ -53,9 +55,11 @@ func cmdSeed(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 		defer sw.Close()
 		info := sw.Info()
-		if _, err := e.Add(swarm.SwarmConfig{Store: sw}); err != nil {
+		s, err := e.Add(swarm.SwarmConfig{Store: sw})
+		if err != nil {
 			return err
 		}
+		swarms = append(swarms, s)
 		roots = append(roots, info.SwarmID)
 		total += info.Length
 		l := node.InfoLink(info)
@@ -93,9 +97,13 @@ func cmdSeed(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	<-ctx.Done()
 	err = stop()
 	es := e.Stats()
+	var retx uint64
+	for _, s := range swarms {
+		retx += s.Stats().Retransmits
+	}
 	werr := writeStats(*statsFile, runStats{
 		Content: total, WireSent: es.BytesSent, WireRecv: es.BytesRecv,
-		DatagramsSent: es.DatagramsSent, DatagramsRecv: es.DatagramsRecv,
+		DatagramsSent: es.DatagramsSent, DatagramsRecv: es.DatagramsRecv, Retransmits: retx,
 		CPUSeconds: cpuSeconds() - cpu0, Seconds: time.Since(t0).Seconds(),
 	})
 	if err != nil {
