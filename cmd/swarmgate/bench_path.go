@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/swarmgate/swarmgate/internal/netsim"
+	"github.com/swarmgate/swarmgate/internal/node"
 )
 
 // pathRun is one measured transfer through the emulated path.
@@ -203,14 +204,14 @@ func runPath(ctx context.Context, p pathParams, stderr io.Writer) (pathRun, erro
 		MTU: p.dgram, Reorder: p.reorder, Seed: p.seed + 1000})
 	defer up.Close()
 	defer down.Close()
-	front, err := listenUDP("127.0.0.1:0")
+	front, err := node.ListenUDP("127.0.0.1:0")
 	if err != nil {
 		return res, err
 	}
 	defer front.Close()
 	relay, err := netsim.NewRelay(netsim.RelayConfig{
 		Conn: front, Target: target, Up: up, Down: down, Flow: 1,
-		Listen: func() (net.PacketConn, error) { return listenUDP("127.0.0.1:0") },
+		Listen: func() (net.PacketConn, error) { return node.ListenUDP("127.0.0.1:0") },
 	})
 	if err != nil {
 		return res, err
