@@ -177,8 +177,9 @@ func (ch *channel) sendHandshake() {
 	case CompatRFC:
 		ch.rfc = true
 	default:
-		// Alternate: RFC first, then libswift's form, so either answers.
-		ch.rfc = ch.hsTries%2 == 0
+		// Alternate: RFC first, then libswift's form, so either answers;
+		// a path the transport sizes (a data channel) has only RFC peers.
+		ch.rfc = ch.hsTries%2 == 0 || ch.e.pathSize(ch.addr) != 0
 	}
 	ch.hsTries++
 	b := ppsp.AppendHeader(ch.e.out[:0], 0)

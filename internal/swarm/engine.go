@@ -49,6 +49,18 @@ type Config struct {
 	Tick time.Duration
 }
 
+// PathSizer is implemented by a transport (Config.Conn) that knows the
+// datagram size of some of its paths better than an address does: a WebRTC
+// data channel carries messages of about 16 KiB whatever the peer's address.
+// DatagramSize returns the largest datagram to send to addr, or 0 for the
+// engine's default by address (MaxDatagram, LoopbackDatagram). A path the
+// transport sizes carries only RFC 7574 peers (swarmgate's own engine), so
+// they get the RFC handshake with the chunk-size option and never the
+// libswift fallback.
+type PathSizer interface {
+	DatagramSize(addr net.Addr) int
+}
+
 // Compat selects which handshake the engine sends when it connects out.
 type Compat int
 
@@ -101,9 +113,10 @@ func (c *Config) defaults() error {
 
 // Engine runs the PPSP protocol for a set of swarms on one transport.
 type Engine struct {
-	cfg  Config
-	conn net.PacketConn
-	log  *slog.Logger
+	cfg   Config
+	conn  net.PacketConn
+	paths PathSizer // cfg.Conn as a PathSizer, or nil
+	log   *slog.Logger
 
 	mu       sync.Mutex
 	swarms   map[string]*Swarm
@@ -149,6 +162,7 @@ func New(cfg Config) (*Engine, error) {
 		channels: make(map[uint32]*channel),
 		out:      make([]byte, 0, 65536),
 	}
+	e.paths, _ = cfg.Conn.(PathSizer)
 	return e, nil
 }
 
@@ -389,7 +403,22 @@ func (e *Engine) tick() {
 	}
 }
 
+// pathSize is the transport's datagram size to addr (600..65507), 0 if it
+// has none.
+func (e *Engine) pathSize(to net.Addr) int {
+	if e.paths == nil {
+		return 0
+	}
+	if n := e.paths.DatagramSize(to); n >= 600 {
+		return min(n, 65507)
+	}
+	return 0
+}
+
 func (e *Engine) maxDatagram(to net.Addr) int {
+	if n := e.pathSize(to); n != 0 {
+		return n
+	}
 	if isLoopback(to) {
 		return e.cfg.LoopbackDatagram
 	}
