@@ -3,7 +3,7 @@ GO      ?= go
 BIN     := bin/swarmgate
 PKGS    := ./...
 # Packages that must build for the browser (js/wasm): cgo-free.
-WASM_PKGS := ./internal/merkle ./internal/ppsp ./internal/swarm ./internal/store ./internal/link ./internal/netsim ./internal/pcapfile ./internal/rtc
+WASM_PKGS := ./internal/merkle ./internal/ppsp ./internal/swarm ./internal/store ./internal/link ./internal/netsim ./internal/pcapfile ./internal/rtc ./signaling
 
 .PHONY: help build test bench check run fuzz clean
 
@@ -30,6 +30,7 @@ check: ## vet, gofmt, go.mod tidiness, js/wasm build
 	@cp go.mod /tmp/swarmgate.go.mod.bak && cp go.sum /tmp/swarmgate.go.sum.bak && $(GO) mod tidy && \
 	  if ! git diff --quiet -- go.mod go.sum; then cp /tmp/swarmgate.go.mod.bak go.mod; cp /tmp/swarmgate.go.sum.bak go.sum; echo "go.mod/go.sum not tidy"; false; fi
 	GOOS=js GOARCH=wasm $(GO) build $(WASM_PKGS)
+	GOOS=js GOARCH=wasm $(GO) vet ./signaling
 
 run: build ## seed FILE=path (or a generated demo file) on the embedded defaults
 	$(BIN) run $(FILE)
@@ -37,7 +38,7 @@ run: build ## seed FILE=path (or a generated demo file) on the embedded defaults
 fuzz: ## run each fuzz target for FUZZTIME (default 30s)
 	@for t in "FuzzParse ./internal/ppsp" "FuzzOptions ./internal/ppsp" "FuzzDatagram ./internal/swarm" "FuzzParse ./internal/link" \
 	  "FuzzParse ./internal/pcapfile" "FuzzVerify ./internal/merkle" "FuzzDecodeKRPC ./internal/dhtnet" "FuzzCompactPeer ./internal/dhtnet" "FuzzCompactNodes ./internal/dhtnet" \
-	  "FuzzPages ./internal/store/internal/bitset"; do \
+	  "FuzzPages ./internal/store/internal/bitset" "FuzzDecode ./signaling" "FuzzSession ./signaling"; do \
 	  set -- $$t; $(GO) test -run XXX -fuzz "^$$1\$$" -fuzztime $${FUZZTIME:-30s} $$2 || exit 1; done
 
 clean: ## remove build output
