@@ -43,6 +43,8 @@ type pathRun struct {
 	DataDgrams  uint64        `json:"down_datagrams"`
 	Retransmits uint64        `json:"retransmitted_chunks"`
 	RetxPct     float64       `json:"retransmitted_pct"`
+	Duplicates  uint64        `json:"duplicate_chunks"`
+	Unverif     uint64        `json:"unverifiable_chunks"`
 	TCPMbit     float64       `json:"tcp_mbit,omitempty"`
 	Verified    bool          `json:"verified"`
 }
@@ -157,8 +159,9 @@ func printPathRun(w io.Writer, p pathParams, r pathRun) {
 	fmt.Fprintf(w, "  time %.2f s   goodput %.1f Mbit/s (%.0f%% of the link)   link used %.0f%% (IP packets through the bottleneck)\n",
 		r.Seconds, r.GoodputMbit, r.GoodputUsed*100, r.LinkUsed*100)
 	fmt.Fprintf(w, "  queueing delay added: mean %.1f ms, p50 %.1f, p95 %.1f, max %.1f ms\n", r.QueueMean, r.QueueP50, r.QueueP95, r.QueueMax)
-	fmt.Fprintf(w, "  lost: %d down + %d up at random, %d at the full queue, %d too long; retransmitted %d chunks (%.2f%% of the content); content verified (sha1 match)\n",
+	fmt.Fprintf(w, "  lost: %d down + %d up at random, %d at the full queue, %d too long; retransmitted %d chunks (%.2f%% of the content)\n",
 		r.RandomDown, r.RandomUp, r.QueueDrops, r.MTUDrops, r.Retransmits, r.RetxPct)
+	fmt.Fprintf(w, "  downloader: %d duplicate chunks, %d held for a lost uncle; content verified (sha1 match)\n", r.Duplicates, r.Unverif)
 }
 
 // runPath runs one transfer: seeder process, relay, downloader process.
@@ -260,6 +263,7 @@ func runPath(ctx context.Context, p pathParams, stderr io.Writer) (pathRun, erro
 	res.QueueDrops, res.MTUDrops = ds.QueueDrops+us.QueueDrops, ds.MTUDrops+us.MTUDrops
 	res.DataDgrams = ds.Datagrams
 	res.Retransmits = ss.Retransmits
+	res.Duplicates, res.Unverif = gs.Duplicates, gs.Unverifiable
 	res.RetxPct = 100 * float64(ss.Retransmits) * 1024 / float64(p.size)
 	return res, nil
 }

@@ -185,6 +185,7 @@ func cmdGet(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err := writeStats(*statsFile, runStats{
 		Content: length, WireSent: es.BytesSent, WireRecv: es.BytesRecv,
 		DatagramsSent: es.DatagramsSent, DatagramsRecv: es.DatagramsRecv, Retransmits: ss.Retransmits,
+		Duplicates: ss.Duplicates, Unverifiable: ss.Unverifiable,
 		CPUSeconds: cpuSeconds() - cpu0, Seconds: time.Since(t0).Seconds(),
 	}); err != nil && werr == nil {
 		werr = err

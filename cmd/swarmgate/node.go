@@ -29,6 +29,8 @@ type runStats struct {
 	DatagramsSent uint64  `json:"datagrams_sent"`
 	DatagramsRecv uint64  `json:"datagrams_recv"`
 	Retransmits   uint64  `json:"retransmits"`
+	Duplicates    uint64  `json:"duplicates,omitempty"`
+	Unverifiable  uint64  `json:"unverifiable,omitempty"`
 	CPUSeconds    float64 `json:"cpu_seconds"`
 	Seconds       float64 `json:"seconds"`
 }

@@ -63,7 +63,8 @@ type channel struct {
 	reqSince    time.Time // when the pipeline last went from empty to busy
 	servedReqAt time.Time // the latest request time of a chunk this peer delivered
 	lastRetry   time.Time
-	retained    []merkle.Node // INTEGRITY from this peer not yet used
+	retained    []merkle.Node  // INTEGRITY from this peer not yet used
+	held        []merkle.Chunk // DATA from this peer awaiting an uncle (recv.go)
 	retainedBuf []byte
 
 	// Upload side (see send.go).
@@ -76,6 +77,9 @@ type channel struct {
 	flightOf      map[uint64]uint64 // chunk -> seq of the flight carrying it
 	inflightBytes int
 	highestAcked  uint64
+	lossRootSeq   uint64    // the latest flight lost outright
+	lossRootAt    time.Time // when it was found lost
+	parked        []flight  // scratch for detectLoss
 	anyAcked      bool
 	cc            *ledbat
 	sentHash      bitset

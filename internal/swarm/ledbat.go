@@ -4,10 +4,24 @@ import "time"
 
 // ledbat is the sender's congestion controller: LEDBAT (RFC 6817) driven
 // by the one-way delay samples that PPSP carries in ACK (RFC 7574 §8.7),
-// with slow start and a multiplicative decrease on loss.
+// changed where RFC 6817 leaves a real Internet path idle
+// (docs/decisions.md, decision 7):
+//
+//   - below the target, the window closes a share of the gap between the
+//     queueing delay and the target every round trip, in bytes at the
+//     current rate (a delay-based controller in the manner of FAST TCP),
+//     rather than growing one MSS per round trip, which takes minutes to
+//     fill a 100 Mbit/s path with a long RTT;
+//   - a loss with no standing queue beyond twice the target is taken as
+//     random (radio, bit errors, a lost ACK) and costs only the lost
+//     bytes; a loss with a queue above that, or a round trip losing more
+//     than lossGuard of its datagrams, is congestion and halves the
+//     window, as RFC 6817 §2.4.1 says;
+//   - after a timeout, slow start resumes up to half the old window.
 type ledbat struct {
 	mss        int     // bytes per full datagram
 	cwnd       float64 // bytes
+	ssthresh   float64 // slow start ends here (bytes); 0 = on delay only
 	slowStart  bool
 	baseHist   [10]int64 // per-minute minima of the one-way delay, µs
 	baseMinute int64
@@ -16,9 +30,17 @@ type ledbat struct {
 	lastLoss   time.Time
 	srtt       time.Duration
 	rttvar     time.Duration
+
+	// The current round (about one srtt): bytes acknowledged and lost.
+	roundStart time.Time
+	roundAcked int
+	roundLost  int
+
+	// Counters for tests and debugging.
+	randomLosses, congestionLosses int
 }
 
-// LEDBAT parameters (RFC 6817 §2.5, §3.2).
+// LEDBAT parameters (RFC 6817 §2.5, §3.2) and ours.
 const (
 	ledbatTarget     = 25 * time.Millisecond // ≤ 100 ms; 25 ms keeps queues short
 	ledbatGain       = 1.0
@@ -27,6 +49,20 @@ const (
 	ledbatInitCwnd   = 4 // INIT_CWND, in MSS
 	ledbatMaxCwnd    = 32 << 20
 	baseHistoryEmpty = int64(1<<62 - 1)
+
+	// closeGap is the share of the gap to the target queue closed per
+	// round trip. Below 1 the loop (one round trip of feedback delay) is
+	// stable at any RTT; 1/2 settles in a few round trips.
+	closeGap = 0.5
+	// congestedQueue is the queueing delay above which a loss is
+	// congestion: twice the target, which the controller itself never
+	// holds, so a queue that long is someone else's (a TCP flow filling a
+	// drop-tail buffer) or our own slow-start overshoot.
+	congestedQueue = 2 * ledbatTarget
+	// lossGuard is the share of one round trip's bytes that, lost, makes
+	// any loss congestion: a buffer shallower than the target overflows
+	// before the delay says so.
+	lossGuard = 0.10
 )
 
 func newLedbat(mss int) *ledbat {
@@ -58,6 +94,8 @@ func (l *ledbat) onDelay(now time.Time, d int64) {
 	l.curN++
 }
 
+// queueingDelay is the current delay filter (the least of the last four
+// samples, RFC 6817 §3.4.2) over the base delay.
 func (l *ledbat) queueingDelay() time.Duration {
 	if l.curN == 0 {
 		return 0
@@ -76,12 +114,25 @@ func (l *ledbat) queueingDelay() time.Duration {
 	return time.Duration(cur-base) * time.Microsecond
 }
 
-// onAck grows the window for acked bytes; flight is the bytes in flight
-// before this ACK.
-func (l *ledbat) onAck(acked, flight int) {
+// round rolls the per-round loss accounting over every srtt.
+func (l *ledbat) round(now time.Time) {
+	rtt := l.srtt
+	if rtt == 0 {
+		rtt = 100 * time.Millisecond
+	}
+	if now.Sub(l.roundStart) >= rtt {
+		l.roundStart, l.roundAcked, l.roundLost = now, 0, 0
+	}
+}
+
+// onAck grows or shrinks the window for acked bytes; flight is the bytes
+// in flight before this ACK.
+func (l *ledbat) onAck(now time.Time, acked, flight int) {
+	l.round(now)
+	l.roundAcked += acked
 	q := l.queueingDelay()
 	if l.slowStart {
-		if q > ledbatTarget/2 {
+		if q > ledbatTarget/2 || (l.ssthresh > 0 && l.cwnd >= l.ssthresh) {
 			l.slowStart = false
 		} else {
 			l.cwnd += float64(acked)
@@ -89,19 +140,51 @@ func (l *ledbat) onAck(acked, flight int) {
 	}
 	if !l.slowStart {
 		off := float64(ledbatTarget-q) / float64(ledbatTarget)
-		l.cwnd += ledbatGain * off * float64(acked) * float64(l.mss) / l.cwnd
-	}
-	if max := float64(flight + ledbatAllowed*l.mss); l.cwnd > max && !l.slowStart {
-		l.cwnd = max
+		// RFC 6817: GAIN·off_target MSS per round trip.
+		inc := ledbatGain * off * float64(acked) * float64(l.mss) / l.cwnd
+		// Ours: closeGap of the gap to the target queue per round trip
+		// (acked bytes add up to about one window per srtt).
+		if rtt := l.srtt; rtt > 0 {
+			gap := closeGap * float64(ledbatTarget-q) / float64(rtt) * float64(acked)
+			if off > 0 {
+				inc = max(inc, gap)
+			} else {
+				inc = min(inc, gap)
+			}
+		}
+		// At most halving per round trip (LEDBAT++ §4.3).
+		l.cwnd += max(inc, -float64(acked)/2)
+		// RFC 6817 §2.5 caps the window near the flight so that an
+		// application-limited sender does not build credit; RFC 7661
+		// allows twice the flight.
+		if lim := float64(max(flight+ledbatAllowed*l.mss, 2*flight)); l.cwnd > lim {
+			l.cwnd = max(lim, l.cwnd-float64(acked))
+		}
 	}
 	l.clamp()
 }
 
-// onLoss halves the window, at most once per round trip.
-func (l *ledbat) onLoss(now time.Time) {
+// onLoss handles lost bytes detected by later acknowledgements: random
+// loss costs the lost bytes; congestion halves the window, at most once
+// per round trip.
+func (l *ledbat) onLoss(now time.Time, lost int) {
+	l.round(now)
+	l.roundLost += lost
+	q := l.queueingDelay()
+	heavy := l.roundLost >= 3*l.mss && float64(l.roundLost) > lossGuard*max(l.cwnd, float64(l.roundAcked+l.roundLost))
+	if debugSwarm {
+		println("cc loss", lost, "q", q.String(), "heavy", heavy, "roundLost", l.roundLost, "roundAcked", l.roundAcked, "cwnd", int(l.cwnd))
+	}
+	if q < congestedQueue && !heavy {
+		l.randomLosses++
+		l.cwnd -= float64(lost)
+		l.clamp()
+		return
+	}
 	if now.Sub(l.lastLoss) < l.rto()/2 {
 		return
 	}
+	l.congestionLosses++
 	l.lastLoss = now
 	l.slowStart = false
 	l.cwnd /= 2
@@ -109,10 +192,11 @@ func (l *ledbat) onLoss(now time.Time) {
 }
 
 // onTimeout collapses the window (RFC 6817 §2.4.2: cwnd = 1 MSS after a
-// timeout; we keep MIN_CWND).
+// timeout; we keep MIN_CWND) and slow-starts back to half of it.
 func (l *ledbat) onTimeout(now time.Time) {
 	l.lastLoss = now
-	l.slowStart = false
+	l.ssthresh = max(l.cwnd/2, float64(ledbatMinCwnd*l.mss))
+	l.slowStart = true
 	l.cwnd = float64(ledbatMinCwnd * l.mss)
 }
 

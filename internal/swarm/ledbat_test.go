@@ -5,69 +5,109 @@ import (
 	"time"
 )
 
-// TestLedbat checks the RFC 6817 controller: slow start while the queue is
-// empty, additive growth below the target delay, shrinking above it,
-// halving once per round trip on loss, and the MIN_CWND floor.
+// delays feeds four one-way delay samples of base+q (µs offsets cancel:
+// only differences count).
+func delays(l *ledbat, now time.Time, q time.Duration) {
+	for i := 0; i < 4; i++ {
+		l.onDelay(now, 1000+int64(q/time.Microsecond))
+	}
+}
+
+// TestLedbat checks the controller of decision 7: slow start while the
+// queue is empty, closing the gap to the target delay in congestion
+// avoidance (much faster than one MSS per round trip), shrinking above
+// it, random loss costing the lost bytes only, congestion loss (a long
+// queue, or a heavy loss) halving once per round trip, timeouts, and the
+// MIN_CWND floor.
 func TestLedbat(t *testing.T) {
-	const mss = 16 << 10
+	const mss = 1024
 	now := time.Unix(1000, 0)
 	l := newLedbat(mss)
 	if got := l.window(); got != ledbatInitCwnd*mss {
 		t.Fatalf("initial window %d", got)
 	}
-	// Base delay 1 ms (clock offsets cancel: only differences count).
-	for i := 0; i < 4; i++ {
-		l.onDelay(now, 1000)
-	}
-	l.onAck(4*mss, 4*mss)
+	l.onRTT(80 * time.Millisecond)
+	delays(l, now, 0)
+	l.onAck(now, 4*mss, 4*mss)
 	if got := l.window(); got != 8*mss {
 		t.Fatalf("slow start: window %d, want %d", got, 8*mss)
 	}
-	// Queueing delay above half the target ends slow start.
-	for i := 0; i < 4; i++ {
-		l.onDelay(now, 1000+int64(ledbatTarget/time.Microsecond))
+	// Random loss in slow start: the lost bytes, and slow start goes on.
+	l.onLoss(now, mss)
+	if got := l.window(); got != 7*mss || !l.slowStart {
+		t.Fatalf("random loss in slow start: window %d, slow start %v", got, l.slowStart)
 	}
+	for l.window() < 400*mss {
+		w := l.window()
+		l.onAck(now, w, w)
+	}
+	// Queueing delay above half the target ends slow start.
+	delays(l, now, ledbatTarget)
 	before := l.window()
-	l.onAck(mss, before)
+	l.onAck(now, mss, before)
 	if l.slowStart {
 		t.Fatal("still in slow start with a full queue")
 	}
 	if got := l.window(); got > before {
 		t.Fatalf("window grew from %d to %d at the target delay", before, got)
 	}
-	// Twice the target: the window shrinks.
-	for i := 0; i < 4; i++ {
-		l.onDelay(now, 1000+2*int64(ledbatTarget/time.Microsecond))
-	}
+	// Twice the target: the window shrinks, at most by half a window per
+	// window acked.
+	delays(l, now, 2*ledbatTarget)
 	before = l.window()
-	l.onAck(mss, before)
-	if got := l.window(); got >= before {
-		t.Fatalf("window %d did not shrink from %d above the target", got, before)
+	l.onAck(now, before, before)
+	if got := l.window(); got >= before || got < before/2 {
+		t.Fatalf("window %d from %d at twice the target", got, before)
 	}
-	// Empty queue again: additive growth, about one MSS per window acked.
-	for i := 0; i < 4; i++ {
-		l.onDelay(now, 1000)
-	}
+	// Empty queue: one window acked closes half the gap to the target,
+	// 25 ms of an 80 ms round trip: about +15%, not +1 MSS.
+	delays(l, now, 0)
 	before = l.window()
-	l.onAck(before, before)
-	if got := l.window(); got <= before || got > before+2*mss {
-		t.Fatalf("congestion avoidance: %d -> %d", before, got)
+	l.onAck(now, before, before)
+	if got := l.window(); got < before*110/100 || got > before*120/100 {
+		t.Fatalf("congestion avoidance: %d -> %d, want about +15%%", before, got)
 	}
-	// Loss halves, once per round trip.
-	l.onRTT(10 * time.Millisecond)
+	// Random loss (no standing queue): the lost bytes only.
 	before = l.window()
-	l.onLoss(now)
-	if got := l.window(); got != max(before/2, ledbatMinCwnd*mss) {
-		t.Fatalf("loss: %d -> %d", before, got)
+	l.onLoss(now, 2*mss)
+	if got := l.window(); got != before-2*mss {
+		t.Fatalf("random loss: %d -> %d", before, got)
+	}
+	// A queue beyond twice the target: congestion, halved once per round
+	// trip.
+	delays(l, now, 3*ledbatTarget)
+	now = now.Add(time.Second)
+	before = l.window()
+	l.onLoss(now, mss)
+	if got := l.window(); got != before/2 {
+		t.Fatalf("congestion loss: %d -> %d", before, got)
 	}
 	after := l.window()
-	l.onLoss(now.Add(time.Millisecond))
+	l.onLoss(now.Add(time.Millisecond), mss)
 	if l.window() != after {
 		t.Fatal("halved twice in one round trip")
 	}
+	// Heavy loss with an empty queue (a buffer shallower than the target):
+	// more than a tenth of the window in one round is congestion.
+	delays(l, now, 0)
+	now = now.Add(time.Second)
+	before = l.window()
+	l.onLoss(now, before/5)
+	if got := l.window(); got != before/2 {
+		t.Fatalf("heavy loss: %d -> %d, want halved", before, got)
+	}
+	// Timeout: MIN_CWND, then slow start back to half the window.
+	before = l.window()
 	l.onTimeout(now)
-	if got := l.window(); got != ledbatMinCwnd*mss {
+	if got := l.window(); got != ledbatMinCwnd*mss || !l.slowStart {
 		t.Fatalf("timeout: window %d, want MIN_CWND", got)
+	}
+	for i := 0; i < 20 && l.slowStart; i++ {
+		w := l.window()
+		l.onAck(now, w, w)
+	}
+	if l.slowStart || l.window() < before/2 || l.window() > before {
+		t.Fatalf("after the timeout: window %d (was %d), slow start %v", l.window(), before, l.slowStart)
 	}
 	if rto := l.rto(); rto < 200*time.Millisecond {
 		t.Fatalf("rto %v below the floor", rto)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/swarmgate/swarmgate/internal/merkle"
@@ -210,47 +211,81 @@ func (ch *channel) onChunks(cands []merkle.Node, chunks []merkle.Chunk, ts uint6
 	}
 	var bad error
 	acks := ch.e.ackBuf[:0]
-	ch.e.newly = tree.Verify(cands, chunks, ch.e.newly[:0], func(i int, err error) {
-		c := chunks[i].Index
-		switch {
-		case err == nil:
-			ch.lastData = now
-			if r := s.req[c]; r != nil && r.at.After(ch.servedReqAt) {
-				ch.servedReqAt = r.at
-			}
-			acks = append(acks, c)
-			if s.have.has(c) {
-				s.stats.Duplicates++
-				return
-			}
-			if s.err != nil {
-				return
-			}
-			if c == tree.NumChunks()-1 {
-				if l, ok := tree.Length(); ok {
-					if err := s.st.SetLength(l); err != nil {
-						s.fail(fmt.Errorf("swarm: store length: %w", err))
-						return
+	verified := false
+	var held []merkle.Chunk
+	result := func(chunks []merkle.Chunk) func(i int, err error) {
+		return func(i int, err error) {
+			c := chunks[i].Index
+			switch {
+			case err == nil:
+				ch.lastData = now
+				if r := s.req[c]; r != nil && r.at.After(ch.servedReqAt) {
+					ch.servedReqAt = r.at
+				}
+				acks = append(acks, c)
+				if s.have.has(c) {
+					s.stats.Duplicates++
+					return
+				}
+				if s.err != nil {
+					return
+				}
+				if c == tree.NumChunks()-1 {
+					if l, ok := tree.Length(); ok {
+						if err := s.st.SetLength(l); err != nil {
+							s.fail(fmt.Errorf("swarm: store length: %w", err))
+							return
+						}
 					}
 				}
+				if err := s.st.WriteChunk(c, chunks[i].Data); err != nil {
+					s.fail(fmt.Errorf("swarm: store chunk %d: %w", c, err))
+					return
+				}
+				s.stats.BytesDownloaded += uint64(len(chunks[i].Data))
+				s.onVerified(c, ch)
+				if len(ch.held) > 0 && c < ch.held[len(ch.held)-1].Index {
+				// It fills a gap before chunks held for want of its
+				// hashes (a retransmission): they may verify now.
+				verified = true
 			}
-			if err := s.st.WriteChunk(c, chunks[i].Data); err != nil {
-				s.fail(fmt.Errorf("swarm: store chunk %d: %w", c, err))
-				return
-			}
-			s.stats.BytesDownloaded += uint64(len(chunks[i].Data))
-			s.onVerified(c, ch)
-			if ch.reqWindow < maxReqWindow {
-				ch.reqWindow++
-			}
-		case errors.Is(err, merkle.ErrMissingHash):
-			s.stats.Unverifiable++
-		default:
-			if bad == nil {
-				bad = err
+				if ch.reqWindow < maxReqWindow {
+					ch.reqWindow++
+				}
+			case errors.Is(err, merkle.ErrMissingHash):
+				// It arrived: later requests are being served, so earlier
+				// missing ones are overdue (retryRequests asks again, which
+				// tells the sender what was lost).
+				ch.lastData = now
+				if r := s.req[c]; r != nil && r.at.After(ch.servedReqAt) {
+					ch.servedReqAt = r.at
+				}
+				held = append(held, chunks[i])
+			default:
+				if bad == nil {
+					bad = err
+				}
 			}
 		}
-	})
+	}
+	ch.e.newly = tree.Verify(cands, chunks, ch.e.newly[:0], result(chunks))
+	s.stats.Unverifiable += uint64(len(held))
+	// Chunks held back for want of an uncle (it rode a lost datagram) may
+	// verify now that a chunk before them arrived: a retransmission fills
+	// the gap. Those that still do not are held again.
+	if verified && bad == nil && len(ch.held) > 0 {
+		again := ch.held[:0]
+		for _, c := range ch.held {
+			if !s.have.has(c.Index) {
+				again = append(again, c)
+			}
+		}
+		ch.held = nil
+		ch.e.newly = tree.Verify(cands, again, ch.e.newly, result(again))
+	}
+	for _, c := range held {
+		ch.hold(c)
+	}
 	ch.e.ackBuf = acks[:0]
 	if s.err == nil && len(ch.e.newly) > 0 {
 		ch.persistHashes(ch.e.newly)
@@ -264,10 +299,31 @@ func (ch *channel) onChunks(cands []merkle.Node, chunks []merkle.Chunk, ts uint6
 		ch.retainedBuf = ch.retainedBuf[:0]
 	}
 	if len(acks) > 0 {
+		slices.Sort(acks)
 		delay := uint64(now.UnixMicro()) - ts
 		ch.queueAcks(acks, delay)
 	}
 	s.checkComplete()
+}
+
+// maxHeldBytes bounds the unverifiable chunks kept per peer: a lost
+// datagram whose uncle hashes later chunks rely on costs one
+// retransmission, not a retransmission of every chunk after it.
+const maxHeldBytes = 1 << 20
+
+// hold keeps a copy of a chunk that could not be verified yet; it is never
+// stored, acknowledged or served until it verifies.
+func (ch *channel) hold(c merkle.Chunk) {
+	for _, h := range ch.held {
+		if h.Index == c.Index {
+			return
+		}
+	}
+	if len(ch.held) >= max(64, maxHeldBytes/ch.s.tree.ChunkSize()) {
+		copy(ch.held, ch.held[1:])
+		ch.held = ch.held[:len(ch.held)-1]
+	}
+	ch.held = append(ch.held, merkle.Chunk{Index: c.Index, Data: append([]byte(nil), c.Data...)})
 }
 
 // persistHashes stores newly verified tree nodes.
@@ -331,6 +387,7 @@ func (ch *channel) onRequest(sp ppsp.Spec) {
 	if n == 0 || sp.Start >= n {
 		return
 	}
+	ch.nackInFlight(sp)
 	const maxWant = 4096
 	if len(ch.want) >= maxWant {
 		return

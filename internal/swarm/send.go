@@ -18,6 +18,9 @@ type flight struct {
 	sent  time.Time
 	retx  bool
 	done  bool
+	// parked: once declared lost while an earlier loss was being
+	// repaired, and given one more round trip (see detectLoss).
+	parked bool
 }
 
 // dupThresh is how many later datagrams must be acknowledged before an
@@ -304,7 +307,10 @@ func (ch *channel) ackRange(sp ppsp.Spec, now time.Time, sample bool) {
 		if sample && !f.retx {
 			ch.cc.onRTT(now.Sub(f.sent))
 		}
-		if !ch.anyAcked || seq > ch.highestAcked {
+		// A retransmission's acknowledgement may be the original's
+		// (RFC 6298 §3's ambiguity, which Karn's rule avoids for RTT): it
+		// must not declare everything sent before it lost.
+		if !f.retx && (!ch.anyAcked || seq > ch.highestAcked) {
 			ch.highestAcked, ch.anyAcked = seq, true
 		}
 	}
@@ -320,7 +326,7 @@ func (ch *channel) ackRange(sp ppsp.Spec, now time.Time, sample bool) {
 		}
 	}
 	if acked > 0 {
-		ch.cc.onAck(acked, before)
+		ch.cc.onAck(now, acked, before)
 	}
 	ch.detectLoss(now, false)
 }
@@ -330,14 +336,27 @@ func (ch *channel) ackRange(sp ppsp.Spec, now time.Time, sample bool) {
 // chunks are queued again and the window shrinks.
 func (ch *channel) detectLoss(now time.Time, timers bool) {
 	lost, timeout := false, false
+	lostBytes := 0
 	rto := ch.cc.rto()
 	for ch.flightHead < len(ch.flights) {
 		f := &ch.flights[ch.flightHead]
 		switch {
 		case f.done:
 		case ch.anyAcked && f.seq+dupThresh <= ch.highestAcked:
+			if !f.parked && f.seq > ch.lossRootSeq && f.sent.Before(ch.lossRootAt) {
+				// Sent after a datagram that was lost, before we knew: it
+				// may have skipped uncle hashes that rode the lost one
+				// (they were in flight), so the peer holds it unverified
+				// until the repair arrives, and then acknowledges it.
+				// Wait one more round trip instead of sending it again.
+				ch.parked = append(ch.parked, *f)
+				f.done = true
+				break
+			}
 			lost = true
+			lostBytes += f.bytes
 			ch.loseFlight(f)
+			ch.lossRootSeq, ch.lossRootAt = f.seq, now
 		case timers && now.Sub(f.sent) > rto:
 			timeout = true
 			ch.loseFlight(f)
@@ -347,6 +366,18 @@ func (ch *channel) detectLoss(now time.Time, timers bool) {
 		ch.flightHead++
 	}
 compact:
+	for _, p := range ch.parked {
+		seq := ch.nextSeq
+		ch.nextSeq++
+		for i := 0; i < p.n; i++ {
+			if c := p.first + uint64(i); ch.flightOf[c] == p.seq {
+				ch.flightOf[c] = seq
+			}
+		}
+		p.seq, p.sent, p.retx, p.parked, p.done = seq, now, true, true, false
+		ch.flights = append(ch.flights, p)
+	}
+	ch.parked = ch.parked[:0]
 	if ch.flightHead > 256 && ch.flightHead*2 > len(ch.flights) {
 		k := copy(ch.flights, ch.flights[ch.flightHead:])
 		ch.flights = ch.flights[:k]
@@ -359,7 +390,7 @@ compact:
 	if timeout {
 		ch.cc.onTimeout(now)
 	} else if lost {
-		ch.cc.onLoss(now)
+		ch.cc.onLoss(now, lostBytes)
 	}
 	if lost || timeout {
 		// The lost datagram may have carried hashes: send them again.
@@ -370,7 +401,46 @@ compact:
 	}
 }
 
+// nackInFlight treats a repeated REQUEST for chunks we sent at least a
+// round trip ago, still unacknowledged, as word that they were lost: the
+// receiver asks again for what it saw overtaken (retryRequests). It
+// catches the loss that acknowledgements cannot: when the lost datagram
+// carried uncle hashes that every later chunk relies on, nothing later
+// verifies, so nothing is acknowledged and only the timeout would fire.
+func (ch *channel) nackInFlight(sp ppsp.Spec) {
+	srtt := ch.cc.srtt
+	if srtt == 0 || len(ch.flightOf) == 0 || sp.End-sp.Start > 256 {
+		return
+	}
+	now := ch.e.cfg.Now()
+	lostBytes := 0
+	for c := sp.Start; c <= sp.End; c++ {
+		seq, ok := ch.flightOf[c]
+		if !ok {
+			continue
+		}
+		f := ch.flight(seq)
+		if f == nil || f.done || now.Sub(f.sent) < srtt {
+			continue
+		}
+		lostBytes += f.bytes
+		ch.loseFlight(f)
+	}
+	if lostBytes == 0 {
+		return
+	}
+	ch.s.stats.Nacks++
+	ch.cc.onLoss(now, lostBytes)
+	clear(ch.sentHash)
+	if ch.peerCount == 0 {
+		ch.peaksSent = false
+	}
+}
+
 func (ch *channel) loseFlight(f *flight) {
+	if debugSwarm {
+		println("lose", f.first, f.n, "seq", f.seq, "highest", ch.highestAcked, "retx", f.retx, "age", ch.e.cfg.Now().Sub(f.sent).String())
+	}
 	for i := 0; i < f.n; i++ {
 		c := f.first + uint64(i)
 		if seq, ok := ch.flightOf[c]; ok && seq == f.seq {

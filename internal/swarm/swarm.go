@@ -89,7 +89,8 @@ type SwarmStats struct {
 	HashesSent      uint64 // INTEGRITY messages sent
 	Retransmits     uint64
 	Duplicates      uint64 // verified chunks received that we had already
-	Unverifiable    uint64 // chunks dropped for want of an uncle hash
+	Unverifiable    uint64 // chunks held (not stored) for want of an uncle hash
+	Nacks           uint64 // repeated REQUESTs taken as word of a loss
 	PeersDropped    uint64 // peers closed for failing verification or the protocol
 	BytesDownloaded uint64 // content bytes verified
 	BytesUploaded   uint64 // content bytes sent
