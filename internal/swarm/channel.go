@@ -65,6 +65,7 @@ type channel struct {
 	lastRetry   time.Time
 	retained    []merkle.Node  // INTEGRITY from this peer not yet used
 	held        []merkle.Chunk // DATA from this peer awaiting an uncle (recv.go)
+	heldMax     uint64         // highest index in held
 	retainedBuf []byte
 
 	// Upload side (see send.go).

@@ -244,11 +244,11 @@ func (ch *channel) onChunks(cands []merkle.Node, chunks []merkle.Chunk, ts uint6
 				}
 				s.stats.BytesDownloaded += uint64(len(chunks[i].Data))
 				s.onVerified(c, ch)
-				if len(ch.held) > 0 && c < ch.held[len(ch.held)-1].Index {
-				// It fills a gap before chunks held for want of its
-				// hashes (a retransmission): they may verify now.
-				verified = true
-			}
+				if len(ch.held) > 0 && c < ch.heldMax {
+					// It fills a gap before chunks held for want of its
+					// hashes (a retransmission): they may verify now.
+					verified = true
+				}
 				if ch.reqWindow < maxReqWindow {
 					ch.reqWindow++
 				}
@@ -322,6 +322,9 @@ func (ch *channel) hold(c merkle.Chunk) {
 	if len(ch.held) >= max(64, maxHeldBytes/ch.s.tree.ChunkSize()) {
 		copy(ch.held, ch.held[1:])
 		ch.held = ch.held[:len(ch.held)-1]
+	}
+	if len(ch.held) == 0 || c.Index > ch.heldMax {
+		ch.heldMax = c.Index
 	}
 	ch.held = append(ch.held, merkle.Chunk{Index: c.Index, Data: append([]byte(nil), c.Data...)})
 }
