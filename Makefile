@@ -22,6 +22,7 @@ bench: build ## print the figures the README quotes
 	$(BIN) bench lossy --size 100MiB --loss 0.10
 	$(BIN) bench hash --size 256MiB
 	$(BIN) bench dht --nodes 1000 --lookups 1000 --loss 0.05 --impaired 0.33 --seed 1
+	$(BIN) bench signal --sessions 50000 --signal-sessions-per-ip 100000 --signal-sessions 100000
 	$(GO) test -run XXX -bench . -benchtime 1s ./internal/merkle ./internal/ppsp ./internal/store/...
 
 check: ## vet, gofmt, go.mod tidiness, js/wasm build

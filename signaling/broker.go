@@ -650,7 +650,11 @@ func (s *session) send(msg []byte) {
 	if s.closing || msg == nil {
 		return
 	}
-	if len(s.queue) >= s.b.lim.SendQueue {
+	limit := s.b.lim.SendQueue
+	if s.trusted {
+		limit *= trustedQueueFactor // the gateway hears every browser's offer
+	}
+	if len(s.queue) >= limit {
 		s.closing = true
 		s.queue = nil
 		s.conn.Close()
@@ -707,6 +711,10 @@ func (s *session) finish() {
 		s.conn.Close()
 	}
 }
+
+// trustedQueueFactor multiplies SendQueue for the trusted (gateway)
+// session, which receives an offer from every browser that joins.
+const trustedQueueFactor = 64
 
 var pongMsg = mustEncode(Message{Type: TypePong})
 

@@ -3,6 +3,7 @@
 package signaling
 
 import (
+	"context"
 	"errors"
 	"io"
 	"net"
@@ -93,7 +94,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c.SetReadLimit(int64(h.b.lim.MaxMessageBytes))
-	h.b.serveAdmitted(r.Context(), &WebSocketConn{c: c}, false, key)
+	// The session runs on a goroutine of its own so that net/http's
+	// connection goroutine returns and frees its request state, buffers and
+	// grown stack: an idle session then costs a small stack (see the
+	// figures in README). Broker.Close ends it.
+	go h.b.serveAdmitted(context.Background(), &WebSocketConn{c: c}, false, key)
 }
 
 func originPolicy(allowed []string) func(*http.Request) bool {

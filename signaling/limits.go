@@ -42,7 +42,8 @@ type Limits struct {
 	// WriteTimeout bounds one write to a session. Default 10s.
 	WriteTimeout time.Duration
 	// SendQueue is how many messages may wait for a session that does not
-	// read before it is closed as slow. Default 256.
+	// read before it is closed as slow. Default 256; the trusted (gateway)
+	// session may queue 64 times as many.
 	SendQueue int
 	// MaxErrors is how many refused messages a session may cause per
 	// minute (burst as large) before it is closed with too-many-errors.

@@ -23,7 +23,7 @@ Usage:
   swarmgate boost LINK... [--listen ADDR] [--state DIR] [--bootstrap ADDR]...
   swarmgate dht-node [--listen ADDR] [--bootstrap ADDR]...
   swarmgate run [FILE]        seed FILE, or a generated demo file, on the defaults
-  swarmgate bench transfer|path|lossy|hash|dht [flags]
+  swarmgate bench transfer|path|lossy|hash|dht|signal [flags]
 
 Links: https://host/<root-hex>?cs=<chunk-size>&cl=<length>, ppsp://<root>,
 tswift://host:port/<root>. Every flag has an environment twin: --chunk-size is
