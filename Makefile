@@ -3,7 +3,7 @@ GO      ?= go
 BIN     := bin/swarmgate
 PKGS    := ./...
 # Packages that must build for the browser (js/wasm): cgo-free.
-WASM_PKGS := ./internal/merkle ./internal/ppsp ./internal/swarm ./internal/store ./internal/link ./internal/netsim ./internal/pcapfile ./internal/rtc ./signaling
+WASM_PKGS := ./internal/merkle ./internal/ppsp ./internal/swarm ./internal/store ./internal/link ./internal/netsim ./internal/pcapfile ./internal/rtc ./signaling ./internal/feed
 
 .PHONY: help build test bench check run fuzz clean
 
@@ -39,7 +39,9 @@ run: build ## seed FILE=path (or a generated demo file) on the embedded defaults
 fuzz: ## run each fuzz target for FUZZTIME (default 30s)
 	@for t in "FuzzParse ./internal/ppsp" "FuzzOptions ./internal/ppsp" "FuzzDatagram ./internal/swarm" "FuzzParse ./internal/link" \
 	  "FuzzParse ./internal/pcapfile" "FuzzVerify ./internal/merkle" "FuzzDecodeKRPC ./internal/dhtnet" "FuzzCompactPeer ./internal/dhtnet" "FuzzCompactNodes ./internal/dhtnet" \
-	  "FuzzPages ./internal/store/internal/bitset" "FuzzDecode ./signaling" "FuzzSession ./signaling"; do \
+	  "FuzzPages ./internal/store/internal/bitset" "FuzzDecode ./signaling" "FuzzSession ./signaling" \
+	  "FuzzParsePost ./internal/feed" "FuzzParseFollowRequest ./internal/feed" "FuzzParseBatch ./internal/feed" "FuzzParsePullRequest ./internal/feed" \
+	  "FuzzParseOPML ./internal/feed" "FuzzHeadValue ./internal/feed" "FuzzParseUID ./internal/feed"; do \
 	  set -- $$t; $(GO) test -run XXX -fuzz "^$$1\$$" -fuzztime $${FUZZTIME:-30s} $$2 || exit 1; done
 
 clean: ## remove build output
