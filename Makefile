@@ -5,7 +5,7 @@ PKGS    := ./...
 # Packages that must build for the browser (js/wasm): cgo-free.
 WASM_PKGS := ./internal/merkle ./internal/ppsp ./internal/swarm ./internal/store ./internal/link ./internal/netsim ./internal/pcapfile ./internal/rtc ./signaling ./internal/feed
 
-.PHONY: help build test bench check run fuzz clean
+.PHONY: help build test bench check run fuzz clean generate
 
 help: ## list the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-7s %s\n", $$1, $$2}'
@@ -25,15 +25,19 @@ bench: build ## print the figures the README quotes
 	$(BIN) bench signal --sessions 50000 --signal-sessions-per-ip 100000 --signal-sessions 100000
 	$(GO) test -run XXX -bench . -benchtime 1s ./internal/merkle ./internal/ppsp ./internal/store/...
 
-check: ## vet, gofmt, go.mod tidiness, js/wasm build
+generate: ## regenerate the templ components (ui/*_templ.go, committed)
+	$(GO) tool templ generate -path ui
+
+check: ## vet, gofmt, go.mod tidiness, generated templ code, js/wasm build
 	$(GO) vet $(PKGS)
 	@test -z "$$(gofmt -l .)" || (gofmt -l . && echo "gofmt: files above need formatting" && false)
 	@cp go.mod /tmp/swarmgate.go.mod.bak && cp go.sum /tmp/swarmgate.go.sum.bak && $(GO) mod tidy && \
 	  if ! git diff --quiet -- go.mod go.sum; then cp /tmp/swarmgate.go.mod.bak go.mod; cp /tmp/swarmgate.go.sum.bak go.sum; echo "go.mod/go.sum not tidy"; false; fi
+	@$(GO) tool templ generate -path ui >/dev/null 2>&1 && git diff --quiet -- ui || (git diff --stat -- ui; echo "ui: generated templ code is stale: run make generate and commit"; false)
 	GOOS=js GOARCH=wasm $(GO) build $(WASM_PKGS)
 	GOOS=js GOARCH=wasm $(GO) vet ./signaling
 
-run: build ## seed FILE=path (or a generated demo file) on the embedded defaults
+run: build ## the gateway on the embedded defaults, seeding FILE=path or the demo video
 	$(BIN) run $(FILE)
 
 fuzz: ## run each fuzz target for FUZZTIME (default 30s)
@@ -41,7 +45,7 @@ fuzz: ## run each fuzz target for FUZZTIME (default 30s)
 	  "FuzzParse ./internal/pcapfile" "FuzzVerify ./internal/merkle" "FuzzDecodeKRPC ./internal/dhtnet" "FuzzCompactPeer ./internal/dhtnet" "FuzzCompactNodes ./internal/dhtnet" \
 	  "FuzzPages ./internal/store/internal/bitset" "FuzzDecode ./signaling" "FuzzSession ./signaling" \
 	  "FuzzParsePost ./internal/feed" "FuzzParseFollowRequest ./internal/feed" "FuzzParseBatch ./internal/feed" "FuzzParsePullRequest ./internal/feed" \
-	  "FuzzParseOPML ./internal/feed" "FuzzHeadValue ./internal/feed" "FuzzParseUID ./internal/feed"; do \
+	  "FuzzParseOPML ./internal/feed" "FuzzHeadValue ./internal/feed" "FuzzParseUID ./internal/feed" "FuzzRawRange ./gateway"; do \
 	  set -- $$t; $(GO) test -run XXX -fuzz "^$$1\$$" -fuzztime $${FUZZTIME:-30s} $$2 || exit 1; done
 
 clean: ## remove build output

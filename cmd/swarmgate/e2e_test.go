@@ -752,7 +752,7 @@ func TestE2EUsage(t *testing.T) {
 		}
 	}
 	// -h on a command prints its flags, and no error line.
-	for _, cmd := range []string{"hash", "seed", "get", "publish", "run"} {
+	for _, cmd := range []string{"hash", "seed", "get", "publish", "run", "gateway"} {
 		r := runBin(t, 10*time.Second, cmd, "-h")
 		noCrash(t, r, cmd+" -h")
 		if !strings.Contains(r.stderr, "Usage of swarmgate "+cmd) || strings.Contains(r.stderr, "swarmgate: ") || r.stdout != "" {
@@ -766,7 +766,7 @@ func TestE2EUsage(t *testing.T) {
 // every error but errUsage). Fix: return a distinct errHelp from parse for
 // flag.ErrHelp and have main exit 0 on it.
 func TestE2EHelpExitsZero(t *testing.T) {
-	for _, cmd := range []string{"hash", "seed", "get", "publish", "run"} {
+	for _, cmd := range []string{"hash", "seed", "get", "publish", "run", "gateway"} {
 		if r := runBin(t, 10*time.Second, cmd, "-h"); r.code != 0 {
 			t.Errorf("%s -h: exit %d, want 0", cmd, r.code)
 		}

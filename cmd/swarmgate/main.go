@@ -22,7 +22,9 @@ Usage:
   swarmgate publish FILE [--peer BOOSTER]... [--bootstrap ADDR]...
   swarmgate boost LINK... [--listen ADDR] [--state DIR] [--bootstrap ADDR]...
   swarmgate dht-node [--listen ADDR] [--bootstrap ADDR]...
-  swarmgate run [FILE]        seed FILE, or a generated demo file, on the defaults
+  swarmgate gateway [--listen ADDR] [--data DIR] [--udp ADDR] [--peer ADDR]... [--no-dht]
+                   [--quota SIZE] [--tls-cert F --tls-key F | --domain NAME] [--seed FILE]...
+  swarmgate run [FILE]        the gateway on the defaults, seeding FILE or the demo video
   swarmgate bench transfer|path|lossy|hash|dht|signal [flags]
 
 Links: https://host/<root-hex>?cs=<chunk-size>&cl=<length>, ppsp://<root>,
@@ -74,6 +76,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdPublish(ctx, rest, stdout, stderr)
 	case "run":
 		return cmdRun(ctx, rest, stdout, stderr)
+	case "gateway":
+		return cmdGateway(ctx, rest, stdout, stderr)
 	case "boost":
 		return cmdBoost(ctx, rest, stdout, stderr)
 	case "dht-node":

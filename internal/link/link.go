@@ -225,3 +225,6 @@ func (l Link) TSwift(peer string) string {
 
 // PPSP formats ppsp://<id>.
 func (l Link) PPSP() string { return "ppsp://" + hex.EncodeToString(l.Root) + l.query() }
+
+// Path formats the gateway-relative link /<id>?... (the link page).
+func (l Link) Path() string { return "/" + hex.EncodeToString(l.Root) + l.query() }

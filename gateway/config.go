@@ -1,0 +1,80 @@
+package gateway
+
+import (
+	"log/slog"
+	"time"
+)
+
+// Config configures a Gateway. Zero values pick the documented defaults.
+type Config struct {
+	// Listen is the HTTP address. Default "127.0.0.1:8080".
+	Listen string
+	// DataDir holds the SQLite state, hash trees and cached content; it is
+	// created. Required (the command defaults it).
+	DataDir string
+	// UDP is the PPSP socket's address. Default "0.0.0.0:7758".
+	UDP string
+	// Peers are static PPSP peers host:port asked for every swarm.
+	Peers []string
+	// Bootstrap are DHT bootstrap nodes host:port; nil means the public
+	// Mainline routers, an empty non-nil list none.
+	Bootstrap []string
+	// NoDHT keeps the gateway off the DHT (static peers only).
+	NoDHT bool
+	// Quota bounds the disk used by content the gateway caches and seeds,
+	// in bytes. Least recently used content is evicted first, never a swarm
+	// being watched. Default 10 GiB.
+	Quota int64
+	// MaxSwarms bounds the swarms joined at once; idle ones beyond it are
+	// left (their content stays on disk and is rejoined on demand).
+	// Default 256.
+	MaxSwarms int
+	// FetchTimeout is how long a request waits for a swarm it does not
+	// hold to prove its size, and for a chunk, before it fails.
+	// Default 30 s.
+	FetchTimeout time.Duration
+	// TLSCert and TLSKey are PEM files to serve HTTPS with.
+	TLSCert, TLSKey string
+	// Domain turns on automatic certificates (ACME, TLS-ALPN-01) for that
+	// name; certificates are cached under DataDir/acme.
+	Domain string
+	// MaxHeaderBytes bounds request headers. Default 16 KiB.
+	MaxHeaderBytes int
+	// ReadHeaderTimeout bounds the time to read request headers (slow
+	// clients are cut off). Default 10 s.
+	ReadHeaderTimeout time.Duration
+	// IdleTimeout closes idle keep-alive connections. Default 120 s.
+	IdleTimeout time.Duration
+	// Logger receives the gateway's logs. Default: discarded.
+	Logger *slog.Logger
+}
+
+func (c *Config) defaults() {
+	if c.Listen == "" {
+		c.Listen = "127.0.0.1:8080"
+	}
+	if c.UDP == "" {
+		c.UDP = "0.0.0.0:7758"
+	}
+	if c.Quota == 0 {
+		c.Quota = 10 << 30
+	}
+	if c.MaxSwarms == 0 {
+		c.MaxSwarms = 256
+	}
+	if c.FetchTimeout == 0 {
+		c.FetchTimeout = 30 * time.Second
+	}
+	if c.MaxHeaderBytes == 0 {
+		c.MaxHeaderBytes = 16 << 10
+	}
+	if c.ReadHeaderTimeout == 0 {
+		c.ReadHeaderTimeout = 10 * time.Second
+	}
+	if c.IdleTimeout == 0 {
+		c.IdleTimeout = 120 * time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+}

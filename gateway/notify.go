@@ -1,0 +1,58 @@
+package gateway
+
+import (
+	"sync"
+	"sync/atomic"
+
+	"github.com/swarmgate/swarmgate/internal/store"
+)
+
+// notifySwarm is a store.Swarm that wakes waiters whenever the engine
+// stores a chunk (which it does only after verifying it) or learns the
+// content's length. Readers of /raw/ wait on it rather than polling.
+type notifySwarm struct {
+	store.Swarm
+	waiting atomic.Bool
+	mu      sync.Mutex
+	ch      chan struct{}
+}
+
+func newNotifySwarm(sw store.Swarm) *notifySwarm {
+	return &notifySwarm{Swarm: sw, ch: make(chan struct{})}
+}
+
+// changed returns a channel closed at the next stored chunk or length
+// change. Take it before checking the condition waited for.
+func (n *notifySwarm) changed() <-chan struct{} {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.waiting.Store(true)
+	return n.ch
+}
+
+func (n *notifySwarm) wake() {
+	if !n.waiting.Load() {
+		return // nobody waits: no allocation per chunk
+	}
+	n.mu.Lock()
+	n.waiting.Store(false)
+	close(n.ch)
+	n.ch = make(chan struct{})
+	n.mu.Unlock()
+}
+
+func (n *notifySwarm) WriteChunk(c uint64, p []byte) error {
+	err := n.Swarm.WriteChunk(c, p)
+	if err == nil {
+		n.wake()
+	}
+	return err
+}
+
+func (n *notifySwarm) SetLength(l int64) error {
+	err := n.Swarm.SetLength(l)
+	if err == nil {
+		n.wake()
+	}
+	return err
+}
