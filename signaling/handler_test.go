@@ -3,9 +3,11 @@ package signaling
 import (
 	"bufio"
 	"context"
+	"errors"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"runtime"
 	"strings"
 	"testing"
@@ -218,6 +220,7 @@ func TestWebSocketGoroutinesReturn(t *testing.T) {
 	url := "ws" + strings.TrimPrefix(srv.URL, "http")
 	http.DefaultClient.CloseIdleConnections()
 	base := runtime.NumGoroutine()
+	baseFDs := openFDs(t)
 	var cs []*Client
 	for i := 0; i < 30; i++ {
 		ctx, cancel := context.WithTimeout(context.Background(), wait)
@@ -243,6 +246,63 @@ func TestWebSocketGoroutinesReturn(t *testing.T) {
 		t.Fatalf("after all left: %+v", s)
 	}
 	waitGoroutines(t, base)
+	deadline = time.Now().Add(wait)
+	for openFDs(t) > baseFDs && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := openFDs(t); n > baseFDs {
+		t.Fatalf("%d open files after the clients left, %d before", n, baseFDs)
+	}
 	b.Close()
 	srv.Close()
+}
+
+// openFDs counts this process's open file descriptors (Linux /proc).
+func openFDs(t *testing.T) int {
+	t.Helper()
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatalf("counting open files: %v", err)
+	}
+	return len(ents)
+}
+
+// TestGatewaySessionOverPipe: the gateway's own session, in process and
+// trusted, is listed first to browsers and receives their offers.
+func TestGatewaySessionOverPipe(t *testing.T) {
+	b, url := startServer(t, Limits{}, HandlerConfig{})
+	cc, sc := Pipe()
+	go b.Serve(context.Background(), sc, SessionOptions{Trusted: true})
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	gw, err := NewClient(ctx, cc, ClientConfig{Role: RoleGateway, ID: "gateway-self-0000001"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gw.Close()
+	gw.Join(swarmA)
+	recvT(t, gw, TypePeers)
+	booster := dialT(t, url, ClientConfig{Role: RoleBooster})
+	booster.Join(swarmA)
+	recvT(t, booster, TypePeers)
+	recvT(t, gw, TypeJoined)
+	browser := dialT(t, url, ClientConfig{Role: RolePeer})
+	browser.Join(swarmA)
+	list := recvT(t, browser, TypePeers)
+	if len(list.Peers) != 2 || list.Peers[0] != (PeerInfo{"gateway-self-0000001", RoleGateway}) {
+		t.Fatalf("browser's list %+v", list)
+	}
+	browser.Offer(gw.ID(), "v=0 to the gateway")
+	if m := recvT(t, gw, TypeJoined); m.Peer.ID != browser.ID() {
+		t.Fatalf("gateway heard %+v", m)
+	}
+	if m := recvT(t, gw, TypeOffer); m.From != browser.ID() {
+		t.Fatalf("gateway got %+v", m)
+	}
+	// An untrusted client cannot take the gateway role.
+	_, err = Dial(ctx, url, ClientConfig{Role: RoleGateway})
+	var se *ServerError
+	if !errors.As(err, &se) || se.Code != CodeBadRole {
+		t.Fatalf("untrusted gateway: %v", err)
+	}
 }
