@@ -309,8 +309,10 @@ func (ch *channel) ackRange(sp ppsp.Spec, now time.Time, sample bool) {
 		}
 		// A retransmission's acknowledgement may be the original's
 		// (RFC 6298 §3's ambiguity, which Karn's rule avoids for RTT): it
-		// must not declare everything sent before it lost.
-		if !f.retx && (!ch.anyAcked || seq > ch.highestAcked) {
+		// must not declare everything sent before it lost. One that comes
+		// at least half a round trip after the retransmission is its own.
+		own := !f.retx || now.Sub(f.sent) >= ch.cc.srtt/2
+		if own && (!ch.anyAcked || seq > ch.highestAcked) {
 			ch.highestAcked, ch.anyAcked = seq, true
 		}
 	}
@@ -343,7 +345,7 @@ func (ch *channel) detectLoss(now time.Time, timers bool) {
 		switch {
 		case f.done:
 		case ch.anyAcked && f.seq+dupThresh <= ch.highestAcked:
-			if !f.parked && f.seq > ch.lossRootSeq && f.sent.Before(ch.lossRootAt) {
+			if !f.parked && f.sent.Before(ch.lossRootAt) && now.Sub(ch.lossRootAt) < ch.cc.srtt {
 				// Sent after a datagram that was lost, before we knew: it
 				// may have skipped uncle hashes that rode the lost one
 				// (they were in flight), so the peer holds it unverified
@@ -354,7 +356,11 @@ func (ch *channel) detectLoss(now time.Time, timers bool) {
 				break
 			}
 			lost = true
-			lostBytes += f.bytes
+			if !f.parked {
+				// A parked flight's loss follows from the one it
+				// waited on: not a second congestion signal.
+				lostBytes += f.bytes
+			}
 			ch.loseFlight(f)
 			ch.lossRootSeq, ch.lossRootAt = f.seq, now
 		case timers && now.Sub(f.sent) > rto:
