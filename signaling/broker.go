@@ -610,13 +610,15 @@ func (s *session) relay(m Message) error {
 	if m.To == s.id {
 		return s.refuse(CodeSelf, "addressed to oneself", m.Type)
 	}
+	// Encoded outside the lock (an SDP is up to MaxMessageBytes); s.id is
+	// fixed since hello.
+	out := mustEncode(Message{Type: m.Type, From: s.id, SDP: m.SDP, Candidate: m.Candidate})
 	b.mu.Lock()
 	t := b.sessions[m.To]
 	shared := t != nil && sharesSwarm(s, t)
 	reachable := t != nil && t.role.Reachable()
 	if shared && (reachable || m.Type != TypeOffer) {
-		out := Message{Type: m.Type, From: s.id, SDP: m.SDP, Candidate: m.Candidate}
-		t.send(mustEncode(out))
+		t.send(out)
 		b.relayed.Add(1)
 	}
 	b.mu.Unlock()

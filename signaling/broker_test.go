@@ -173,11 +173,12 @@ func TestHelloRefused(t *testing.T) {
 }
 
 func TestHelloTimeout(t *testing.T) {
-	b := startBroker(t, Limits{HelloTimeout: 200 * time.Millisecond, IdleTimeout: 300 * time.Millisecond})
+	b := startBroker(t, Limits{HelloTimeout: 200 * time.Millisecond})
 	r := open(t, b, SessionOptions{})
 	r.expect("error:" + CodeHelloTimeout)
 	r.expectClosed()
 	// Idle after hello: closed with "idle".
+	b = startBroker(t, Limits{IdleTimeout: 300 * time.Millisecond})
 	p := hello(t, b, RolePeer, SessionOptions{})
 	p.expect("error:" + CodeIdle)
 	p.expectClosed()

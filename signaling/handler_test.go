@@ -97,15 +97,15 @@ func TestClientOverWebSocket(t *testing.T) {
 }
 
 func TestClientPingsKeepSessionAlive(t *testing.T) {
-	_, url := startServer(t, Limits{IdleTimeout: 600 * time.Millisecond}, HandlerConfig{})
+	_, url := startServer(t, Limits{IdleTimeout: 1500 * time.Millisecond}, HandlerConfig{})
 	c := dialT(t, url, ClientConfig{})
-	if c.Limits().IdleMillis != 600 {
+	if c.Limits().IdleMillis != 1500 {
 		t.Fatalf("limits %+v", c.Limits())
 	}
 	select {
 	case <-c.Done():
 		t.Fatalf("session ended: %v", c.Err())
-	case <-time.After(2 * time.Second):
+	case <-time.After(4 * time.Second):
 	}
 	// Without pings the broker closes it.
 	silent := dialT(t, url, ClientConfig{PingInterval: time.Hour})
@@ -118,7 +118,7 @@ func TestClientPingsKeepSessionAlive(t *testing.T) {
 }
 
 func TestHandlerRefuses(t *testing.T) {
-	_, url := startServer(t, Limits{MaxSessionsPerIP: 2, MaxMessageBytes: 1024, HelloTimeout: 300 * time.Millisecond},
+	_, url := startServer(t, Limits{MaxMessageBytes: 1024, HelloTimeout: time.Second},
 		HandlerConfig{AllowedOrigins: []string{"https://ok.example"}})
 	httpURL := "http" + strings.TrimPrefix(url, "ws")
 	t.Run("origin", func(t *testing.T) {
@@ -165,6 +165,7 @@ func TestHandlerRefuses(t *testing.T) {
 		}
 	})
 	t.Run("per ip", func(t *testing.T) {
+		_, url := startServer(t, Limits{MaxSessionsPerIP: 2}, HandlerConfig{})
 		var held []*Client
 		for i := 0; i < 2; i++ {
 			held = append(held, dialT(t, url, ClientConfig{}))
