@@ -29,6 +29,10 @@ type Config struct {
 	Now func() time.Time
 	// Rand is the source of assigned peer IDs. Default crypto/rand.
 	Rand io.Reader
+	// OnJoin, when set, is called after an untrusted session joins a swarm
+	// (not on a repeated join), outside the broker's lock: the gateway's
+	// policy hook to join the swarm too. It must not block.
+	OnJoin func(swarm string, role Role)
 }
 
 // SessionOptions describe one session to Serve.
@@ -58,6 +62,8 @@ type Broker struct {
 	now   func() time.Time
 	rand  io.Reader
 	serve sync.WaitGroup
+	// onJoin is Config.OnJoin.
+	onJoin func(swarm string, role Role)
 
 	mu       sync.Mutex
 	closed   bool
@@ -113,6 +119,7 @@ func NewBroker(cfg Config) *Broker {
 		log:      cfg.Logger,
 		now:      cfg.Now,
 		rand:     cfg.Rand,
+		onJoin:   cfg.OnJoin,
 		perIP:    map[string]int{},
 		all:      map[*session]struct{}{},
 		sessions: map[string]*session{},
@@ -494,6 +501,9 @@ func (s *session) join(swarm string) error {
 		}
 	}
 	b.mu.Unlock()
+	if b.onJoin != nil && !s.trusted {
+		b.onJoin(swarm, s.role)
+	}
 	return nil
 }
 
