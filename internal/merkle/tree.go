@@ -259,12 +259,19 @@ func (t *Tree) SetPeaks(peaks []Node) error {
 		if n != t.nchunks {
 			return fmt.Errorf("%w: peaks say %d chunks, tree has %d", ErrMismatch, n, t.nchunks)
 		}
+		all := true
 		for _, p := range peaks {
-			if !bytes.Equal(t.Hash(p.Bin), p.Hash) {
+			if h := t.Hash(p.Bin); h == nil {
+				all = false
+			} else if !bytes.Equal(h, p.Hash) {
 				return fmt.Errorf("%w: peak %v", ErrMismatch, p.Bin)
 			}
 		}
-		return nil
+		if all {
+			return nil
+		}
+		// A restored tree (Restore) knows the size but not every peak:
+		// verify them against the root like a new tree does.
 	}
 	// Fold from the rightmost peak up to the root.
 	rootBin := RootBin(n)
@@ -299,7 +306,9 @@ func (t *Tree) SetPeaks(peaks []Node) error {
 	if !bytes.Equal(cur.h[:t.hs], t.root) {
 		return fmt.Errorf("%w: peaks do not hash to the root", ErrMismatch)
 	}
-	t.alloc(n)
+	if t.nchunks == 0 {
+		t.alloc(n)
+	}
 	for _, p := range peaks {
 		t.setKnown(p.Bin, p.Hash)
 	}
@@ -307,6 +316,88 @@ func (t *Tree) SetPeaks(peaks []Node) error {
 		t.setKnown(chain[i].b, chain[i].h[:t.hs])
 	}
 	return nil
+}
+
+// PeaksKnown reports whether the size and every peak hash are verified:
+// what a tree needs to send peaks (RFC 7574 §5.3) and to verify a chunk
+// under any peak with uncles from below the peak alone.
+func (t *Tree) PeaksKnown() bool {
+	if t.nchunks == 0 {
+		return false
+	}
+	for _, b := range Peaks(t.nchunks) {
+		if !t.Known(b) {
+			return false
+		}
+	}
+	return true
+}
+
+// Spine appends to dst the peaks and every node above them up to the root,
+// left to right and bottom up: the nodes SetPeaks verifies. A store must
+// keep them for a restored tree to verify chunks under every peak; the
+// uncles a sender includes stop below the peaks (§5.4).
+func (t *Tree) Spine(dst []Bin) []Bin {
+	if t.nchunks == 0 {
+		return dst
+	}
+	peaks := Peaks(t.nchunks)
+	dst = append(dst, peaks...)
+	for b := peaks[len(peaks)-1]; b != t.rootBin; {
+		b = b.Parent()
+		dst = append(dst, b)
+	}
+	return dst
+}
+
+// DerivePeaks computes peak hashes a restored tree lacks from verified
+// nodes below them (a store written before peaks were stored keeps the
+// children of every peak a download completed) and, once every peak is
+// known, checks them against the root like SetPeaks. It appends the bins
+// that became known to newly and returns it; ErrMismatch means the nodes
+// below do not hash to the root.
+func (t *Tree) DerivePeaks(newly []Bin) ([]Bin, error) {
+	if t.nchunks == 0 {
+		return newly, ErrNoSize
+	}
+	peaks := Peaks(t.nchunks)
+	nodes := make([]Node, 0, len(peaks))
+	for _, p := range peaks {
+		h := t.deriveKnown(p, 0)
+		if h == nil {
+			return newly, nil // not derivable yet; a sender's peaks will do
+		}
+		nodes = append(nodes, Node{p, h})
+	}
+	if t.PeaksKnown() {
+		return newly, nil
+	}
+	if err := t.SetPeaks(nodes); err != nil {
+		return newly, err
+	}
+	return t.Spine(newly), nil
+}
+
+// deriveKnown returns the hash of b if it is known or computable from
+// known descendants, without recording it.
+func (t *Tree) deriveKnown(b Bin, depth int) []byte {
+	if t.Known(b) {
+		return bytes.Clone(t.node(b))
+	}
+	if b.Layer() == 0 || depth > 64 {
+		return nil
+	}
+	l := t.deriveKnown(b.Left(), depth+1)
+	if l == nil {
+		return nil
+	}
+	r := t.deriveKnown(b.Right(), depth+1)
+	if r == nil {
+		return nil
+	}
+	h := make([]byte, t.hs)
+	t.hf.sum2(h, l, r)
+	return h
 }
 
 // PeakNodes returns the peaks with their hashes, for sending.

@@ -344,6 +344,105 @@ func TestRestore(t *testing.T) {
 	}
 }
 
+// TestRestoredPeaks: a tree restored with only the root (a store that
+// lacked the peaks) accepts the right peaks, rejects wrong ones, derives
+// them from the nodes below, and lists them in Spine for storing.
+func TestRestoredPeaks(t *testing.T) {
+	data := pattern((2048+512+16)*1024 - 77) // three peaks
+	src := mustBuild(t, data, Options{})
+	restored := func() *Tree {
+		d, err := New(src.Root(), Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := d.Restore(src.NumChunks(), -1); err != nil {
+			t.Fatal(err)
+		}
+		if d.PeaksKnown() {
+			t.Fatal("restored tree claims its peaks")
+		}
+		return d
+	}
+	t.Run("SetPeaks", func(t *testing.T) {
+		d := restored()
+		bad := src.PeakNodes()
+		bad[1].Hash = bytes.Clone(bad[1].Hash)
+		bad[1].Hash[0] ^= 1
+		if err := d.SetPeaks(bad); !errors.Is(err, ErrMismatch) {
+			t.Fatalf("wrong peak: %v, want ErrMismatch", err)
+		}
+		if d.PeaksKnown() {
+			t.Fatal("wrong peaks accepted")
+		}
+		if err := d.SetPeaks(src.PeakNodes()); err != nil {
+			t.Fatal(err)
+		}
+		if !d.PeaksKnown() {
+			t.Fatal("peaks not known after SetPeaks")
+		}
+		spine := d.Spine(nil)
+		// The three peaks first, then the chain from the last one up to
+		// the root (bins 5151 .. 4095 here).
+		if len(spine) != 11 || spine[0] != 2047 || spine[1] != 4607 || spine[2] != 5135 || spine[10] != src.RootBin() {
+			t.Fatalf("spine %v", spine)
+		}
+		for _, b := range spine {
+			if !bytes.Equal(d.Hash(b), src.Hash(b)) {
+				t.Fatalf("spine node %v: %x, want %x", b, d.Hash(b), src.Hash(b))
+			}
+		}
+	})
+	t.Run("DerivePeaks", func(t *testing.T) {
+		d := restored()
+		// Every node below layer 9 but none at or above it: the peaks
+		// (layers 11, 9, 4) must be computed from below.
+		for b := Bin(0); b <= 2*src.RootBin(); b++ {
+			if b.Layer() < 9 && src.Known(b) && !src.empty(b) {
+				d.Put(b, src.Hash(b))
+			}
+		}
+		newly, err := d.DerivePeaks(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !d.PeaksKnown() || len(newly) == 0 {
+			t.Fatalf("peaks not derived: %v", newly)
+		}
+		for _, b := range newly {
+			if !bytes.Equal(d.Hash(b), src.Hash(b)) {
+				t.Fatalf("derived %v wrong", b)
+			}
+		}
+	})
+	t.Run("DerivePeaks-partial", func(t *testing.T) {
+		d := restored()
+		for b := Bin(0); b <= 2*src.RootBin(); b++ {
+			if f, _ := b.Base(); f < 2048 && src.Known(b) {
+				d.Put(b, src.Hash(b))
+			}
+		}
+		newly, err := d.DerivePeaks(nil)
+		if err != nil || len(newly) != 0 || d.PeaksKnown() {
+			t.Fatalf("DerivePeaks with peaks underivable: %v %v, known %v", newly, err, d.PeaksKnown())
+		}
+	})
+	t.Run("DerivePeaks-corrupt", func(t *testing.T) {
+		d := restored()
+		for b := Bin(0); b <= 2*src.RootBin(); b++ {
+			if b.Layer() == 0 && src.Known(b) && !src.empty(b) {
+				h := bytes.Clone(src.Hash(b))
+				if b == 0 {
+					h[0] ^= 1
+				}
+				d.Put(b, h)
+			}
+		}
+		if _, err := d.DerivePeaks(nil); !errors.Is(err, ErrMismatch) {
+			t.Fatalf("corrupt nodes: %v, want ErrMismatch", err)
+		}
+	})
+}
+
 func BenchmarkBuild(b *testing.B) {
 	data := make([]byte, 64<<20)
 	for i := range data {

@@ -124,19 +124,21 @@ type Engine struct {
 	closed   bool
 
 	// scratch, owned under mu
-	msgs    []ppsp.Message
-	cands   []merkle.Node
-	chunks  []merkle.Chunk
-	newly   []merkle.Bin
-	out     []byte
-	chunk   []byte
-	uncles  []merkle.Bin
-	tmpBins []merkle.Bin
-	pickBuf []uint64
-	candBuf []uint64
-	ackBuf  []uint64
-	hashBuf []byte
-	binBuf  []uint64
+	msgs     []ppsp.Message
+	cands    []merkle.Node
+	chunks   []merkle.Chunk
+	newly    []merkle.Bin
+	out      []byte
+	chunk    []byte
+	uncles   []merkle.Bin
+	tmpBins  []merkle.Bin
+	pickBuf  []uint64
+	candBuf  []uint64
+	ackBuf   []uint64
+	hashBuf  []byte
+	binBuf   []uint64
+	spineBuf []merkle.Bin
+	fresh    []merkle.Chunk
 
 	stats EngineStats
 }

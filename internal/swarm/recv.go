@@ -205,6 +205,14 @@ func (ch *channel) onChunks(cands []merkle.Node, chunks []merkle.Chunk, ts uint6
 		if tree.NumChunks() == 0 {
 			return
 		}
+	} else if !tree.PeaksKnown() {
+		// A tree restored from a store that lacks some peak hashes: take
+		// them from the sender, which sends them before its first DATA.
+		if len(ch.retained) > 0 {
+			s.restorePeaks(append(append([]merkle.Node(nil), ch.retained...), cands...))
+		} else {
+			s.restorePeaks(cands)
+		}
 	}
 	if len(ch.retained) > 0 {
 		cands = append(cands, ch.retained...)
@@ -213,6 +221,7 @@ func (ch *channel) onChunks(cands []merkle.Node, chunks []merkle.Chunk, ts uint6
 	acks := ch.e.ackBuf[:0]
 	verified := false
 	var held []merkle.Chunk
+	fresh := ch.e.fresh[:0] // verified, not held before: stored below
 	result := func(chunks []merkle.Chunk) func(i int, err error) {
 		return func(i int, err error) {
 			c := chunks[i].Index
@@ -222,35 +231,23 @@ func (ch *channel) onChunks(cands []merkle.Node, chunks []merkle.Chunk, ts uint6
 				if r := s.req[c]; r != nil && r.at.After(ch.servedReqAt) {
 					ch.servedReqAt = r.at
 				}
-				acks = append(acks, c)
 				if s.have.has(c) {
+					acks = append(acks, c)
 					s.stats.Duplicates++
 					return
 				}
-				if s.err != nil {
-					return
-				}
-				if c == tree.NumChunks()-1 {
-					if l, ok := tree.Length(); ok {
-						if err := s.st.SetLength(l); err != nil {
-							s.fail(fmt.Errorf("swarm: store length: %w", err))
-							return
-						}
+				for _, f := range fresh {
+					if f.Index == c {
+						s.stats.Duplicates++ // twice in one datagram
+						return
 					}
 				}
-				if err := s.st.WriteChunk(c, chunks[i].Data); err != nil {
-					s.fail(fmt.Errorf("swarm: store chunk %d: %w", c, err))
-					return
-				}
-				s.stats.BytesDownloaded += uint64(len(chunks[i].Data))
-				s.onVerified(c, ch)
+				acks = append(acks, c)
+				fresh = append(fresh, chunks[i])
 				if len(ch.held) > 0 && c < ch.heldMax {
 					// It fills a gap before chunks held for want of its
 					// hashes (a retransmission): they may verify now.
 					verified = true
-				}
-				if ch.reqWindow < maxReqWindow {
-					ch.reqWindow++
 				}
 			case errors.Is(err, merkle.ErrMissingHash):
 				// It arrived: later requests are being served, so earlier
@@ -275,10 +272,17 @@ func (ch *channel) onChunks(cands []merkle.Node, chunks []merkle.Chunk, ts uint6
 	// the gap. Those that still do not are held again.
 	if verified && bad == nil && len(ch.held) > 0 {
 		again := ch.held[:0]
+	outer:
 		for _, c := range ch.held {
-			if !s.have.has(c.Index) {
-				again = append(again, c)
+			if s.have.has(c.Index) {
+				continue
 			}
+			for _, f := range fresh {
+				if f.Index == c.Index {
+					continue outer
+				}
+			}
+			again = append(again, c)
 		}
 		ch.held = nil
 		ch.e.newly = tree.Verify(cands, again, ch.e.newly, result(again))
@@ -287,9 +291,39 @@ func (ch *channel) onChunks(cands []merkle.Node, chunks []merkle.Chunk, ts uint6
 		ch.hold(c)
 	}
 	ch.e.ackBuf = acks[:0]
+	// The hashes go to the store before the chunks they verify: a crash
+	// (kill -9) between the two must never leave a chunk recorded as
+	// verified without the uncles and path hashes that verified it, since a
+	// peer told of the chunk (HAVE) skips those uncles from then on (RFC
+	// 7574 §5.4) and the chunks beside it would never verify again.
 	if s.err == nil && len(ch.e.newly) > 0 {
-		ch.persistHashes(ch.e.newly)
+		s.persistHashes(ch.e.newly)
 	}
+	for _, f := range fresh {
+		if s.err != nil {
+			break
+		}
+		c := f.Index
+		if c == tree.NumChunks()-1 {
+			if l, ok := tree.Length(); ok {
+				if err := s.st.SetLength(l); err != nil {
+					s.fail(fmt.Errorf("swarm: store length: %w", err))
+					break
+				}
+			}
+		}
+		if err := s.st.WriteChunk(c, f.Data); err != nil {
+			s.fail(fmt.Errorf("swarm: store chunk %d: %w", c, err))
+			break
+		}
+		s.stats.BytesDownloaded += uint64(len(f.Data))
+		s.onVerified(c, ch)
+		if ch.reqWindow < maxReqWindow {
+			ch.reqWindow++
+		}
+	}
+	clear(fresh) // drop references to datagram and held buffers
+	ch.e.fresh = fresh[:0]
 	if bad != nil {
 		ch.misbehave(bad)
 		return
@@ -330,11 +364,11 @@ func (ch *channel) hold(c merkle.Chunk) {
 }
 
 // persistHashes stores newly verified tree nodes.
-func (ch *channel) persistHashes(bins []merkle.Bin) {
-	s := ch.s
+func (s *Swarm) persistHashes(bins []merkle.Bin) {
+	e := s.e
 	hs := s.tree.HashFunc().Size()
-	buf := ch.e.hashBuf[:0]
-	ids := ch.e.binBuf[:0]
+	buf := e.hashBuf[:0]
+	ids := e.binBuf[:0]
 	for _, b := range bins {
 		h := s.tree.Hash(b)
 		if h == nil {
@@ -343,25 +377,42 @@ func (ch *channel) persistHashes(bins []merkle.Bin) {
 		ids = append(ids, uint64(b))
 		buf = append(buf, h[:hs]...)
 	}
-	if err := s.st.PutHashes(ids, buf); err != nil {
-		s.fail(fmt.Errorf("swarm: store hashes: %w", err))
+	if len(ids) > 0 {
+		if err := s.st.PutHashes(ids, buf); err != nil {
+			s.fail(fmt.Errorf("swarm: store hashes: %w", err))
+		}
 	}
-	ch.e.hashBuf, ch.e.binBuf = buf[:0], ids[:0]
+	e.hashBuf, e.binBuf = buf[:0], ids[:0]
+}
+
+// persistSpine stores the peak hashes and the nodes above them (RFC 7574
+// §5.3). A restarted engine needs them: senders send the peaks once per
+// channel and the uncles only up to the peak (§5.4), so without them only
+// chunks under the peak that the first verified chunk's path crossed could
+// verify after a restart (issue 9: resume stalled at the first peak).
+func (s *Swarm) persistSpine() {
+	s.e.spineBuf = s.tree.Spine(s.e.spineBuf[:0])
+	s.persistHashes(s.e.spineBuf)
+}
+
+// leadingPeaks returns the longest run at the head of cands that can be a
+// peak set: contiguous from chunk 0, each narrower than the one before.
+func leadingPeaks(cands []merkle.Node) []merkle.Node {
+	next := uint64(0)
+	for k, c := range cands {
+		f, l := c.Bin.Base()
+		if f != next || (k > 0 && c.Bin.Width() >= cands[k-1].Bin.Width()) {
+			return cands[:k]
+		}
+		next = l + 1
+	}
+	return cands
 }
 
 // learnSize verifies the peak hashes at the head of cands (RFC 7574 §5.3):
 // the first INTEGRITY messages a seeder sends.
 func (s *Swarm) learnSize(cands []merkle.Node) error {
-	var peaks []merkle.Node
-	next := uint64(0)
-	for _, c := range cands {
-		f, l := c.Bin.Base()
-		if f != next || (len(peaks) > 0 && c.Bin.Width() >= peaks[len(peaks)-1].Bin.Width()) {
-			break
-		}
-		peaks = append(peaks, c)
-		next = l + 1
-	}
+	peaks := leadingPeaks(cands)
 	for k := len(peaks); k > 0; k-- {
 		err := s.tree.SetPeaks(peaks[:k])
 		if err == nil {
@@ -370,6 +421,7 @@ func (s *Swarm) learnSize(cands []merkle.Node) error {
 					return fmt.Errorf("store length: %w", err)
 				}
 			}
+			s.persistSpine()
 			s.sizeKnown()
 			return nil
 		}
@@ -378,6 +430,30 @@ func (s *Swarm) learnSize(cands []merkle.Node) error {
 		}
 	}
 	return nil
+}
+
+// restorePeaks completes the peaks of a tree whose size is known (restored
+// from the store) from the peaks at the head of cands, when they are
+// exactly this tree's peaks. Anything else is ignored: uncles can look like
+// a peak set of another size, and a chunk under a peak still unknown
+// merely stays unverifiable.
+func (s *Swarm) restorePeaks(cands []merkle.Node) {
+	want := s.tree.Peaks()
+	peaks := leadingPeaks(cands)
+	if len(peaks) < len(want) {
+		return
+	}
+	peaks = peaks[:len(want)]
+	for i := range want {
+		if peaks[i].Bin != want[i] {
+			return
+		}
+	}
+	if err := s.tree.SetPeaks(peaks); err != nil {
+		s.e.log.Debug("peak hashes do not verify", "swarm", s, "err", err)
+		return
+	}
+	s.persistSpine()
 }
 
 // onRequest queues chunks the peer asks for (RFC 7574 §3.7), served in

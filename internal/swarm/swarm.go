@@ -176,6 +176,27 @@ func (s *Swarm) sizeKnown() {
 		}
 	}
 	s.storedHashes = nil
+	if !s.tree.PeaksKnown() {
+		// A store written before peaks were stored: derive them from the
+		// nodes below when they are there (a completed download is).
+		// (Only Add gets here, before the swarm is shared: no engine
+		// scratch buffers.)
+		newly, err := s.tree.DerivePeaks(nil)
+		if err != nil {
+			s.e.log.Warn("stored hashes do not hash to the root", "swarm", s, "err", err)
+		}
+		var ids []uint64
+		var buf []byte
+		for _, b := range newly {
+			ids = append(ids, uint64(b))
+			buf = append(buf, s.tree.Hash(b)...)
+		}
+		if len(ids) > 0 {
+			if err := s.st.PutHashes(ids, buf); err != nil {
+				s.e.log.Warn("storing derived peak hashes", "swarm", s, "err", err)
+			}
+		}
+	}
 	for _, r := range s.st.Verified() {
 		if r.End >= n {
 			r.End = n - 1

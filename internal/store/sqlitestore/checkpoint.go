@@ -51,15 +51,19 @@ func (s *Store) checkpointLocked(list []*swarm) error {
 			continue
 		}
 		sn := snapshot{sw: sw, content: sw.content, tree: sw.tree}
-		if err := sw.flushWritesLocked(); err != nil {
-			errs = append(errs, err) // chunk pages stay dirty for the next try
-		} else {
-			sn.chunkPages, sn.chunkData = sw.chunks.TakeDirty()
-		}
-		if err := sw.writePendingLocked(); err != nil {
-			errs = append(errs, err) // node pages stay dirty for the next try
+		// Tree hashes first: a chunk is never committed without the hashes
+		// stored with or before it (the engine stores a chunk's uncles
+		// before the chunk; a peer told of the chunk skips them).
+		nodeErr := sw.writePendingLocked()
+		if nodeErr != nil {
+			errs = append(errs, nodeErr) // node and chunk pages stay dirty for the next try
 		} else {
 			sn.nodePages, sn.nodeData = sw.nodes.TakeDirty()
+		}
+		if err := sw.flushWritesLocked(); err != nil {
+			errs = append(errs, err) // chunk pages stay dirty for the next try
+		} else if nodeErr == nil {
+			sn.chunkPages, sn.chunkData = sw.chunks.TakeDirty()
 		}
 		sw.unsynced = 0
 		sw.mu.Unlock()
