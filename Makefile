@@ -23,6 +23,7 @@ bench: build ## print the figures the README quotes
 	$(BIN) bench hash --size 256MiB
 	$(BIN) bench dht --nodes 1000 --lookups 1000 --loss 0.05 --impaired 0.33 --seed 1
 	$(BIN) bench signal --sessions 50000 --signal-sessions-per-ip 100000 --signal-sessions 100000
+	$(BIN) bench rtc --size 64MiB --runs 3
 	$(GO) test -run XXX -bench . -benchtime 1s ./internal/merkle ./internal/ppsp ./internal/store/...
 
 generate: ## regenerate the templ components (ui/*_templ.go, committed)

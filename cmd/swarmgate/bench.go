@@ -27,7 +27,7 @@ import (
 
 func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return fmt.Errorf("%w: bench transfer|path|lossy|hash|dht|signal", errUsage)
+		return fmt.Errorf("%w: bench transfer|path|lossy|hash|dht|signal|rtc", errUsage)
 	}
 	switch args[0] {
 	case "transfer":
@@ -40,6 +40,8 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return benchHash(ctx, args[1:], stdout, stderr)
 	case "dht":
 		return benchDHT(ctx, args[1:], stdout, stderr)
+	case "rtc":
+		return benchRTC(ctx, args[1:], stdout, stderr)
 	case "signal":
 		return benchSignal(ctx, args[1:], stdout, stderr)
 	case "signal-clients": // the child processes of bench signal

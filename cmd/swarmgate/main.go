@@ -25,7 +25,7 @@ Usage:
   swarmgate gateway [--listen ADDR] [--data DIR] [--udp ADDR] [--peer ADDR]... [--no-dht]
                    [--quota SIZE] [--tls-cert F --tls-key F | --domain NAME] [--seed FILE]...
   swarmgate run [FILE]        the gateway on the defaults, seeding FILE or the demo video
-  swarmgate bench transfer|path|lossy|hash|dht|signal [flags]
+  swarmgate bench transfer|path|lossy|hash|dht|signal|rtc [flags]
 
 Links: https://host/<root-hex>?cs=<chunk-size>&cl=<length>, ppsp://<root>,
 tswift://host:port/<root>. Every flag has an environment twin: --chunk-size is
