@@ -212,6 +212,9 @@ func (c *Client) write(m Message) error {
 	if err != nil {
 		return err
 	}
+	if max := c.limits.MaxMessageBytes; max > 0 && len(data) > max {
+		return fmt.Errorf("%w: %s of %d bytes, the broker takes %d", ErrTooLarge, m.Type, len(data), max)
+	}
 	select {
 	case <-c.done:
 		return c.err

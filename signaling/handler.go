@@ -48,7 +48,10 @@ type Handler struct {
 var writePool = &sync.Pool{}
 
 // NewHandler returns an http.Handler that runs a broker session per
-// WebSocket.
+// WebSocket. Sessions outlive the HTTP request (http.Server.Shutdown does
+// not wait for upgraded connections): the gateway calls Broker.Close when
+// it stops, and sets its http.Server's ReadHeaderTimeout against slow
+// request headers.
 func NewHandler(b *Broker, cfg HandlerConfig) *Handler {
 	h := &Handler{b: b, ip: cfg.RemoteIP}
 	if h.ip == nil {

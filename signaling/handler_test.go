@@ -91,6 +91,12 @@ func TestClientOverWebSocket(t *testing.T) {
 	}
 	browser.Offer(browser.ID(), "x")
 	recvT(t, browser, "error:"+CodeSelf)
+	if err := browser.Offer(booster.ID(), strings.Repeat("a", DefaultMaxMessageBytes)); !errors.Is(err, ErrTooLarge) {
+		t.Fatalf("oversized offer: %v", err)
+	}
+	if err := browser.Join("not-a-swarm"); !errors.Is(err, ErrBadMessage) {
+		t.Fatalf("bad swarm: %v", err)
+	}
 	browser.Leave(swarmA)
 	browser.Close()
 	if _, err := browser.Recv(context.Background()); err != ErrClosed {
