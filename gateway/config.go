@@ -3,6 +3,9 @@ package gateway
 import (
 	"log/slog"
 	"time"
+
+	"github.com/swarmgate/swarmgate/internal/rtc"
+	"github.com/swarmgate/swarmgate/signaling"
 )
 
 // Config configures a Gateway. Zero values pick the documented defaults.
@@ -45,6 +48,18 @@ type Config struct {
 	ReadHeaderTimeout time.Duration
 	// IdleTimeout closes idle keep-alive connections. Default 120 s.
 	IdleTimeout time.Duration
+	// NoWebRTC turns off /signal and the WebRTC bridge (HTTP and UDP
+	// only).
+	NoWebRTC bool
+	// Signal bounds the signaling broker (each limit a flag: see
+	// signaling.Limits.AddFlags); zero fields take their defaults.
+	Signal signaling.Limits
+	// AllowedOrigins are other origins whose pages may open /signal
+	// sessions ("*" any). Default: same origin only.
+	AllowedOrigins []string
+	// RTC configures the gateway's WebRTC transport (ICE servers, peer
+	// connection limits and timeouts); ID and Signaler are filled in.
+	RTC rtc.Config
 	// Logger receives the gateway's logs. Default: discarded.
 	Logger *slog.Logger
 }

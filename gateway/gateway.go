@@ -36,6 +36,7 @@ type Gateway struct {
 	metrics *metrics
 	assets  *assets
 	ln      net.Listener
+	bridge  *bridge // nil with NoWebRTC
 
 	ctx    context.Context // lives until Close
 	cancel context.CancelFunc
@@ -63,28 +64,40 @@ func New(cfg Config) (*Gateway, error) {
 	if err != nil {
 		return nil, err
 	}
-	n, err := node.Open(node.Config{Conn: udp, StateDir: cfg.DataDir, Logger: cfg.Logger.With("part", "engine")})
-	if err != nil {
-		return nil, err
-	}
-	cat, err := openCatalog(n.Store.DB())
-	if err != nil {
-		n.Close()
-		return nil, err
-	}
-	ln, err := net.Listen("tcp", cfg.Listen)
-	if err != nil {
-		n.Close()
-		return nil, fmt.Errorf("listen %s: %w", cfg.Listen, err)
-	}
 	ctx, cancel := context.WithCancel(context.Background())
-	g := &Gateway{
-		cfg: cfg, log: cfg.Logger, node: n, udp: udp, cat: cat, peers: peers,
-		ln: ln, ctx: ctx, cancel: cancel, swarms: make(map[string]*entry),
+	g := &Gateway{cfg: cfg, log: cfg.Logger, udp: udp, peers: peers, ctx: ctx, cancel: cancel, swarms: make(map[string]*entry)}
+	fail := func(err error) (*Gateway, error) {
+		cancel()
+		if g.bridge != nil {
+			g.bridge.close()
+		}
+		if g.node != nil {
+			g.node.Close()
+		} else {
+			udp.Close()
+		}
+		if g.ln != nil {
+			g.ln.Close()
+		}
+		return nil, err
+	}
+	if !cfg.NoWebRTC {
+		if g.bridge, err = startBridge(ctx, cfg, g.onSignalJoin, g.onSignal); err != nil {
+			return fail(err)
+		}
+	}
+	if g.node, err = node.Open(node.Config{Conn: muxConn(udp, g.bridge), StateDir: cfg.DataDir, Logger: cfg.Logger.With("part", "engine")}); err != nil {
+		return fail(err)
+	}
+	if g.cat, err = openCatalog(g.node.Store.DB()); err != nil {
+		return fail(err)
+	}
+	if g.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
+		return fail(fmt.Errorf("listen %s: %w", cfg.Listen, err))
 	}
 	g.metrics = newMetrics(g)
 	g.assets = newAssets()
-	n.Start(ctx)
+	g.node.Start(ctx)
 	if !cfg.NoDHT {
 		d, err := node.StartDHT(ctx, node.DHTConfig{Bootstrap: cfg.Bootstrap, DHT: dhtConfig(cfg)}, udp.LocalAddr(), cfg.Logger.With("part", "dht"))
 		if err != nil {
@@ -196,7 +209,11 @@ func (g *Gateway) Close() error {
 	if g.dht != nil {
 		g.dht.Stop()
 	}
-	return g.node.Close()
+	err := g.node.Close()
+	if g.bridge != nil {
+		g.bridge.close()
+	}
+	return err
 }
 
 // Handler is the gateway's HTTP handler.
@@ -209,6 +226,9 @@ func (g *Gateway) Handler() http.Handler {
 	mux.Handle("GET /static/", g.assets)
 	mux.HandleFunc("GET /healthz", g.serveHealth)
 	mux.Handle("GET /metrics", g.metrics.handler())
+	if g.bridge != nil {
+		mux.Handle("GET /signal", g.bridge.handler)
+	}
 	mux.HandleFunc("GET /{root}", g.servePage)
 	return g.metrics.instrument(securityHeaders(mux))
 }

@@ -1,9 +1,14 @@
 package gateway
 
 import (
+	"bufio"
+	"errors"
+	"net"
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/swarmgate/swarmgate/internal/rtc"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -111,11 +116,13 @@ var (
 	descBytes    = prometheus.NewDesc("swarmgate_transport_bytes_total", "PPSP datagram bytes by transport and direction.", []string{"transport", "direction"}, nil)
 	descVerified = prometheus.NewDesc("swarmgate_chunks_verified_total", "Chunks verified and stored this run (swarms joined now).", nil, nil)
 	descRejected = prometheus.NewDesc("swarmgate_chunks_rejected_total", "Chunks or peers rejected: dropped peers and unverifiable chunks (swarms joined now).", []string{"reason"}, nil)
+	descSessions = prometheus.NewDesc("swarmgate_signaling_sessions", "Signaling sessions served now.", nil, nil)
+	descRTCConns = prometheus.NewDesc("swarmgate_webrtc_connections", "WebRTC peer connections open or being set up.", nil, nil)
 	descDropped  = prometheus.NewDesc("swarmgate_datagrams_dropped_total", "Datagrams dropped as unknown, spoofed or malformed.", nil, nil)
 )
 
 func (c *swarmCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descSwarms, descPeers, descBytes, descVerified, descRejected, descDropped} {
+	for _, d := range []*prometheus.Desc{descSwarms, descPeers, descBytes, descVerified, descRejected, descDropped, descSessions, descRTCConns} {
 		ch <- d
 	}
 }
@@ -150,10 +157,39 @@ func (c *swarmCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descPeers, prometheus.GaugeValue, float64(n), k)
 	}
 	es := g.node.Engine.Stats()
-	ch <- prometheus.MustNewConstMetric(descBytes, prometheus.CounterValue, float64(es.BytesSent), "udp", "out")
-	ch <- prometheus.MustNewConstMetric(descBytes, prometheus.CounterValue, float64(es.BytesRecv), "udp", "in")
+	var rs rtc.Stats
+	sessions := 0
+	if g.bridge != nil {
+		rs = g.bridge.rtc.Stats()
+		sessions = g.bridge.broker.Stats().Sessions
+	}
+	ch <- prometheus.MustNewConstMetric(descBytes, prometheus.CounterValue, float64(es.BytesSent-min(es.BytesSent, rs.BytesSent)), "udp", "out")
+	ch <- prometheus.MustNewConstMetric(descBytes, prometheus.CounterValue, float64(es.BytesRecv-min(es.BytesRecv, rs.BytesRecv)), "udp", "in")
+	ch <- prometheus.MustNewConstMetric(descBytes, prometheus.CounterValue, float64(rs.BytesSent), "webrtc", "out")
+	ch <- prometheus.MustNewConstMetric(descBytes, prometheus.CounterValue, float64(rs.BytesRecv), "webrtc", "in")
+	ch <- prometheus.MustNewConstMetric(descSessions, prometheus.GaugeValue, float64(sessions))
+	ch <- prometheus.MustNewConstMetric(descRTCConns, prometheus.GaugeValue, float64(rs.Open))
 	ch <- prometheus.MustNewConstMetric(descVerified, prometheus.CounterValue, float64(verified))
 	ch <- prometheus.MustNewConstMetric(descRejected, prometheus.CounterValue, float64(dropped), "peer_dropped")
 	ch <- prometheus.MustNewConstMetric(descRejected, prometheus.CounterValue, float64(unverifiable), "unverifiable")
 	ch <- prometheus.MustNewConstMetric(descDropped, prometheus.CounterValue, float64(es.Dropped))
+}
+
+// Hijack lets /signal upgrade to a WebSocket through the instrumentation.
+func (w *statusWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	h, ok := w.ResponseWriter.(http.Hijacker)
+	if !ok {
+		return nil, nil, errors.New("gateway: connection cannot be hijacked")
+	}
+	if w.code == 0 {
+		w.code = http.StatusSwitchingProtocols
+	}
+	return h.Hijack()
+}
+
+// Flush passes flushes through (streamed /raw/ answers).
+func (w *statusWriter) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
 }

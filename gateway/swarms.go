@@ -13,6 +13,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/swarmgate/swarmgate/internal/stream"
+
 	"github.com/swarmgate/swarmgate/internal/dhtnet"
 	"github.com/swarmgate/swarmgate/internal/link"
 	"github.com/swarmgate/swarmgate/internal/node"
@@ -27,7 +29,7 @@ var errBusy = errors.New("gateway: too many swarms open; try again later")
 // entry is a swarm the gateway has joined.
 type entry struct {
 	root     []byte
-	sw       *notifySwarm
+	sw       *stream.Swarm
 	s        *swarm.Swarm
 	m        *dhtnet.Membership // nil without the DHT
 	cancel   context.CancelFunc
@@ -91,7 +93,7 @@ func (g *Gateway) join(l link.Link) (*entry, error) {
 	if err != nil {
 		return nil, err
 	}
-	ns := newNotifySwarm(sw)
+	ns := stream.Wrap(sw)
 	s, err := g.node.Engine.Add(swarm.SwarmConfig{Store: ns})
 	if err != nil {
 		sw.Close()
@@ -117,6 +119,12 @@ func (g *Gateway) join(l link.Link) (*entry, error) {
 		}
 	}
 	g.swarms[string(l.Root)] = e
+	if g.bridge != nil {
+		// Listed in the swarm's room: browsers reach the gateway as a peer.
+		if err := g.bridge.client.Join(rootHex(l.Root)); err != nil {
+			g.log.Warn("signaling join", "swarm", store.ShortID(l.Root), "err", err)
+		}
+	}
 	if err := g.cat.touch(l.Root, l.Name, l.MIME, now); err != nil {
 		g.log.Warn("catalog", "err", err)
 	}
@@ -127,6 +135,9 @@ func (g *Gateway) join(l link.Link) (*entry, error) {
 // leaveLocked leaves a joined swarm; its content and state stay on disk.
 func (g *Gateway) leaveLocked(e *entry) {
 	delete(g.swarms, string(e.root))
+	if g.bridge != nil {
+		g.bridge.client.Leave(rootHex(e.root))
+	}
 	e.cancel()
 	if e.m != nil {
 		e.m.Close()

@@ -23,7 +23,7 @@ type gatewayProc struct {
 
 func startGatewayProc(t *testing.T, cmdName string, args ...string) *gatewayProc {
 	t.Helper()
-	args = append([]string{cmdName, "--listen", "127.0.0.1:0", "--udp", "127.0.0.1:0", "--no-dht", "--data", filepath.Join(t.TempDir(), "gw")}, args...)
+	args = append([]string{cmdName, "--listen", "127.0.0.1:0", "--udp", "127.0.0.1:0", "--no-dht", "--webrtc-loopback", "--data", filepath.Join(t.TempDir(), "gw")}, args...)
 	cmd := command(t, "", args...)
 	g := &gatewayProc{seeder: seeder{cmd: cmd, stderr: &syncBuffer{}, done: make(chan struct{})}}
 	cmd.Stderr = g.stderr

@@ -1,4 +1,4 @@
-package gateway
+package stream
 
 import (
 	"sync"
@@ -7,30 +7,31 @@ import (
 	"github.com/swarmgate/swarmgate/internal/store"
 )
 
-// notifySwarm is a store.Swarm that wakes waiters whenever the engine
+// Swarm is a store.Swarm that wakes waiters whenever the engine
 // stores a chunk (which it does only after verifying it) or learns the
-// content's length. Readers of /raw/ wait on it rather than polling.
-type notifySwarm struct {
+// content's length. Readers wait on it rather than polling.
+type Swarm struct {
 	store.Swarm
 	waiting atomic.Bool
 	mu      sync.Mutex
 	ch      chan struct{}
 }
 
-func newNotifySwarm(sw store.Swarm) *notifySwarm {
-	return &notifySwarm{Swarm: sw, ch: make(chan struct{})}
+// Wrap wraps sw; give the result to the engine (swarm.SwarmConfig.Store).
+func Wrap(sw store.Swarm) *Swarm {
+	return &Swarm{Swarm: sw, ch: make(chan struct{})}
 }
 
-// changed returns a channel closed at the next stored chunk or length
+// Changed returns a channel closed at the next stored chunk or length
 // change. Take it before checking the condition waited for.
-func (n *notifySwarm) changed() <-chan struct{} {
+func (n *Swarm) Changed() <-chan struct{} {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	n.waiting.Store(true)
 	return n.ch
 }
 
-func (n *notifySwarm) wake() {
+func (n *Swarm) wake() {
 	if !n.waiting.Load() {
 		return // nobody waits: no allocation per chunk
 	}
@@ -41,7 +42,7 @@ func (n *notifySwarm) wake() {
 	n.mu.Unlock()
 }
 
-func (n *notifySwarm) WriteChunk(c uint64, p []byte) error {
+func (n *Swarm) WriteChunk(c uint64, p []byte) error {
 	err := n.Swarm.WriteChunk(c, p)
 	if err == nil {
 		n.wake()
@@ -49,7 +50,7 @@ func (n *notifySwarm) WriteChunk(c uint64, p []byte) error {
 	return err
 }
 
-func (n *notifySwarm) SetLength(l int64) error {
+func (n *Swarm) SetLength(l int64) error {
 	err := n.Swarm.SetLength(l)
 	if err == nil {
 		n.wake()

@@ -1,0 +1,256 @@
+package client
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/swarmgate/swarmgate/internal/link"
+	"github.com/swarmgate/swarmgate/internal/rtc"
+	"github.com/swarmgate/swarmgate/internal/store"
+	"github.com/swarmgate/swarmgate/internal/stream"
+	"github.com/swarmgate/swarmgate/internal/swarm"
+	"github.com/swarmgate/swarmgate/signaling"
+)
+
+// Config configures a Client. Zero values pick the documented defaults.
+type Config struct {
+	// SignalURL is the gateway's signaling endpoint (ws:// or wss://
+	// .../signal). Required.
+	SignalURL string
+	// Link names the content. Required: root; chunk size and hash function
+	// as the link gives them.
+	Link link.Link
+	// Store holds the chunks. Default: an in-memory store (store.NewMemory).
+	Store store.Store
+	// Peer makes the client a peer that uploads to others and is listed
+	// for them (a desktop that allows it). Default false: a leecher.
+	Peer bool
+	// MaxPeers bounds the peers connected to. Default 4.
+	MaxPeers int
+	// RTC configures the WebRTC transport; ID and Signaler are filled in.
+	RTC rtc.Config
+	// Signal configures the signaling session; Role is filled in.
+	Signal signaling.ClientConfig
+	// Logger receives the client's logs. Default: discarded.
+	Logger *slog.Logger
+}
+
+// Client is one watched swarm. Start it; Close it.
+type Client struct {
+	cfg    Config
+	log    *slog.Logger
+	sig    *signaling.Client
+	rtc    *rtc.Transport
+	engine *swarm.Engine
+	sw     *stream.Swarm
+	s      *swarm.Swarm
+	ownSt  store.Store // the default in-memory store, closed with the client
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu        sync.Mutex
+	connected map[string]bool
+	quiet     bool
+}
+
+// Start dials the gateway's signaling, joins the swarm and starts fetching.
+func Start(ctx context.Context, cfg Config) (*Client, error) {
+	if cfg.SignalURL == "" || len(cfg.Link.Root) == 0 {
+		return nil, errors.New("client: a signaling URL and a link are required")
+	}
+	if cfg.MaxPeers == 0 {
+		cfg.MaxPeers = 4
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Link.ChunkSize == 0 {
+		cfg.Link.ChunkSize = 1024
+	}
+	c := &Client{cfg: cfg, log: cfg.Logger, connected: map[string]bool{}}
+	c.ctx, c.cancel = context.WithCancel(context.Background())
+	st := cfg.Store
+	if st == nil {
+		st = store.NewMemory()
+		c.ownSt = st
+	}
+	raw, err := st.Open(store.Info{SwarmID: cfg.Link.Root, HashFunc: cfg.Link.HashFunc, ChunkSize: cfg.Link.ChunkSize, Length: -1, Name: cfg.Link.Name})
+	if err != nil {
+		c.cancel()
+		return nil, err
+	}
+	c.sw = stream.Wrap(raw)
+	sc := cfg.Signal
+	sc.Role = signaling.RoleLeecher
+	if cfg.Peer {
+		sc.Role = signaling.RolePeer
+	}
+	if sc.Logger == nil {
+		sc.Logger = cfg.Logger
+	}
+	if c.sig, err = signaling.Dial(ctx, cfg.SignalURL, sc); err != nil {
+		c.cleanup()
+		return nil, fmt.Errorf("client: signaling: %w", err)
+	}
+	rc := cfg.RTC
+	rc.ID, rc.Signaler = c.sig.ID(), &rtc.ClientSignaler{Client: c.sig, Other: c.onSignal}
+	if rc.Logger == nil {
+		rc.Logger = cfg.Logger
+	}
+	if !cfg.Peer {
+		rc.Accept = func(string) bool { return false } // a leecher serves nobody
+	}
+	if c.rtc, err = rtc.New(rc); err != nil {
+		c.cleanup()
+		return nil, err
+	}
+	if c.engine, err = swarm.New(swarm.Config{Conn: c.rtc, Logger: cfg.Logger}); err != nil {
+		c.cleanup()
+		return nil, err
+	}
+	mode := swarm.ModeLeech
+	if cfg.Peer {
+		mode = swarm.ModePeer
+	}
+	if c.s, err = c.engine.Add(swarm.SwarmConfig{Store: c.sw, Mode: mode}); err != nil {
+		c.cleanup()
+		return nil, err
+	}
+	c.run(func() { c.rtc.Run(c.ctx) })
+	c.run(func() { c.engine.Run(c.ctx) })
+	if err := c.sig.Join(hex.EncodeToString(cfg.Link.Root)); err != nil {
+		c.cleanup()
+		return nil, err
+	}
+	if !cfg.Peer {
+		c.run(c.quietWhenDone)
+	}
+	return c, nil
+}
+
+func (c *Client) run(f func()) {
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		f()
+	}()
+}
+
+// onSignal connects to the listed peers (the broker lists gateways
+// first), up to MaxPeers. It runs on the signaling reader: no waiting.
+func (c *Client) onSignal(m signaling.Message) {
+	var peers []signaling.PeerInfo
+	switch m.Type {
+	case signaling.TypePeers:
+		peers = m.Peers
+	case signaling.TypeJoined:
+		if m.Peer != nil {
+			peers = []signaling.PeerInfo{*m.Peer}
+		}
+	case signaling.TypeError:
+		c.log.Warn("signaling error", "code", m.Code, "message", m.Reason)
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.quiet || c.s == nil {
+		return
+	}
+	for _, p := range peers {
+		if len(c.connected) >= c.cfg.MaxPeers {
+			return
+		}
+		if c.connected[p.ID] || p.ID == c.sig.ID() {
+			continue
+		}
+		c.connected[p.ID] = true
+		c.s.Connect(rtc.Addr{ID: p.ID})
+	}
+}
+
+// quietWhenDone closes every connection and the signaling session once
+// the content is complete (a leecher has nothing more to do or give).
+func (c *Client) quietWhenDone() {
+	select {
+	case <-c.ctx.Done():
+		return
+	case <-c.s.Done():
+	}
+	c.mu.Lock()
+	c.quiet = true
+	c.mu.Unlock()
+	c.sw.Flush()
+	// The engine closes its channels (after its last ACK) on completion;
+	// give it a moment to send them, then end the network side.
+	t := time.NewTimer(200 * time.Millisecond)
+	defer t.Stop()
+	select {
+	case <-c.ctx.Done():
+		return
+	case <-t.C:
+	}
+	c.rtc.Close()
+	c.sig.Close()
+}
+
+// Swarm is the engine's swarm (progress, peers, stats).
+func (c *Client) Swarm() *swarm.Swarm { return c.s }
+
+// Done is closed when every chunk is verified and stored.
+func (c *Client) Done() <-chan struct{} { return c.s.Done() }
+
+// Quiet reports whether the client has closed its network side.
+func (c *Client) Quiet() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.quiet
+}
+
+// Transport is the client's WebRTC transport (for its counters).
+func (c *Client) Transport() *rtc.Transport { return c.rtc }
+
+// Signaling is the client's signaling session.
+func (c *Client) Signaling() *signaling.Client { return c.sig }
+
+// Reader waits (at most timeout) for the content's size to be proved and
+// returns a reader of the verified content; seeking moves the playhead.
+func (c *Client) Reader(ctx context.Context, timeout time.Duration) (*stream.Reader, error) {
+	n, err := stream.WaitLength(ctx, c.sw, c.s, timeout)
+	if err != nil {
+		return nil, err
+	}
+	return stream.NewReader(ctx, c.sw, c.s, n, timeout), nil
+}
+
+// Close leaves the swarm and closes everything the client opened.
+func (c *Client) Close() error {
+	c.cleanup()
+	return nil
+}
+
+func (c *Client) cleanup() {
+	c.cancel()
+	if c.s != nil {
+		c.s.Close()
+	}
+	if c.rtc != nil {
+		c.rtc.Close()
+	}
+	if c.sig != nil {
+		c.sig.Close()
+	}
+	c.wg.Wait()
+	if c.sw != nil {
+		c.sw.Close()
+	}
+	if c.ownSt != nil {
+		c.ownSt.Close()
+	}
+}
