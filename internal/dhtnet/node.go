@@ -35,6 +35,7 @@ type Node struct {
 	peers    *PeerStore
 	tok      tokens
 	store    contactStore
+	items    itemStore // BEP 44 items put to us (bep44.go)
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -420,6 +421,8 @@ func (n *Node) onQuery(m *krpc.Msg, source net.Addr) bool {
 		n.peers.Add(a.InfoHash, netip.AddrPortFrom(src.Addr(), uint16(port)))
 		n.st.announcesIn.Add(1)
 		n.reply(source, m.T, krpc.Return{})
+	case "get", "put": // BEP 44 (bep44.go)
+		n.onItemQuery(m, source, src)
 	default:
 		n.replyError(source, m.T, krpc.ErrorCodeMethodUnknown, "method unknown")
 	}

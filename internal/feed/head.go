@@ -176,12 +176,12 @@ func decodeHeadValue(v []byte) ([]string, error) {
 }
 
 // Directory finds and publishes uid heads without a server: the Mainline
-// DHT's BEP 44 get and put (internal/dhtnet implements it). Get returns the
-// item with the highest seq found (nil error only with an item); callers
+// DHT's BEP 44 get and put (internal/dhtnet implements it). GetItem returns
+// the item of key k and salt with the highest seq found (nil error only with an item); callers
 // verify it with ParseHead.
 type Directory interface {
 	PutItem(ctx context.Context, m MutableItem) error
-	GetItem(ctx context.Context, target [20]byte) (MutableItem, error)
+	GetItem(ctx context.Context, k [32]byte, salt []byte) (MutableItem, error)
 }
 
 // PublishHead signs h with id and puts it in dir.
@@ -195,7 +195,7 @@ func PublishHead(ctx context.Context, dir Directory, id *Identity, h Head) error
 
 // LookupHead finds uid's head in dir and verifies it.
 func LookupHead(ctx context.Context, dir Directory, uid UID) (Head, error) {
-	m, err := dir.GetItem(ctx, ItemTarget(uid, []byte(HeadSalt)))
+	m, err := dir.GetItem(ctx, uid, []byte(HeadSalt))
 	if err != nil {
 		return Head{}, err
 	}
