@@ -34,6 +34,8 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return benchTransfer(ctx, args[1:], stdout, stderr)
 	case "path":
 		return benchPath(ctx, args[1:], stdout, stderr)
+	case "tcp-peer": // bench path's competing TCP flow, inside a namespace
+		return benchTCPPeer(ctx, args[1:], stdout, stderr)
 	case "lossy":
 		return benchLossy(ctx, args[1:], stdout, stderr)
 	case "hash":

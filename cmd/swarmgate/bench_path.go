@@ -30,8 +30,9 @@ type pathRun struct {
 	Size        int64         `json:"size"`
 	Seconds     float64       `json:"seconds"`
 	GoodputMbit float64       `json:"goodput_mbit"`
-	LinkUsed    float64       `json:"link_used"`    // bottleneck busy share (IP packets)
-	GoodputUsed float64       `json:"goodput_used"` // content bits / capacity
+	LinkUsed    float64       `json:"link_used"`        // bottleneck busy share (IP packets)
+	GoodputUsed float64       `json:"goodput_used"`     // content bits / capacity
+	SteadyUsed  float64       `json:"steady_link_used"` // link used from 20% to 90% of the bytes delivered
 	QueueMean   float64       `json:"queue_mean_ms"`
 	QueueP50    float64       `json:"queue_p50_ms"`
 	QueueP95    float64       `json:"queue_p95_ms"`
@@ -45,8 +46,14 @@ type pathRun struct {
 	RetxPct     float64       `json:"retransmitted_pct"`
 	Duplicates  uint64        `json:"duplicate_chunks"`
 	Unverif     uint64        `json:"unverifiable_chunks"`
-	TCPMbit     float64       `json:"tcp_mbit,omitempty"`
-	Verified    bool          `json:"verified"`
+	TCPAlone    float64       `json:"tcp_alone_mbit,omitempty"`       // the TCP flow alone on the path
+	TCPMbit     float64       `json:"tcp_mbit,omitempty"`             // the TCP flow while PPSP runs
+	PPSPvsTCP   float64       `json:"ppsp_during_tcp_mbit,omitempty"` // PPSP goodput on the bottleneck meanwhile
+	TCPQueue    float64       `json:"tcp_queue_p50_ms,omitempty"`
+	// PPSPEndedFirst: the transfer finished before the TCP flow did, so
+	// the TCP figure is partly the flow alone (use a larger --size).
+	PPSPEndedFirst bool `json:"ppsp_ended_first,omitempty"`
+	Verified       bool `json:"verified"`
 }
 
 // benchPath moves content from a seeder process to a downloader process
@@ -67,8 +74,15 @@ func benchPath(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	seed := fs.Int64("seed", 1, "random seed for the losses")
 	timeout := fs.Duration("timeout", 3*time.Minute, "give up on one transfer after this long")
 	asJSON := fs.Bool("json", false, "print one JSON object per run")
+	tcp := fs.Duration("tcp", 0, "also run a competing TCP flow for this long through the same bottleneck (needs root: network namespaces, TUN)")
+	tcpCC := fs.String("tcp-cc", "cubic", "the competing TCP flow's congestion control")
 	if _, err := parse(fs, args); err != nil {
 		return err
+	}
+	if *tcp > 0 {
+		if err := tcpPeerAvailable(); err != nil {
+			return fmt.Errorf("--tcp: %w", err)
+		}
 	}
 	var rtts []time.Duration
 	for _, f := range strings.Split(*rttList, ",") {
@@ -114,7 +128,7 @@ func benchPath(ctx context.Context, args []string, stdout, stderr io.Writer) err
 				p := pathParams{
 					exe: exe, dir: filepath.Join(dir, fmt.Sprint(n)), content: content, want: want, size: int64(size),
 					rtt: rtt, loss: loss, rate: int64(*rate * 1e6), queue: *queue, dgram: *dgram, reorder: *reorder,
-					seed: *seed + int64(n), timeout: *timeout,
+					seed: *seed + int64(n), timeout: *timeout, tcp: *tcp, tcpCC: *tcpCC,
 				}
 				res, err := runPath(ctx, p, stderr)
 				if err != nil {
@@ -130,10 +144,10 @@ func benchPath(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 	}
 	if !*asJSON && len(all) > 1 {
-		fmt.Fprintf(stdout, "\n| RTT | loss | time | goodput | link used | queueing delay added (mean / p95) | retransmitted |\n|---|---|---|---|---|---|---|\n")
+		fmt.Fprintf(stdout, "\n| RTT | loss | time | goodput | link used (whole / steady) | queueing delay added (mean / p95) | retransmitted |\n|---|---|---|---|---|---|---|\n")
 		for _, r := range all {
-			fmt.Fprintf(stdout, "| %.0f ms | %g%% | %.2f s | %.1f Mbit/s | %.0f%% | %.1f / %.1f ms | %.2f%% |\n",
-				r.RTTms, r.Loss*100, r.Seconds, r.GoodputMbit, r.LinkUsed*100, r.QueueMean, r.QueueP95, r.RetxPct)
+			fmt.Fprintf(stdout, "| %.0f ms | %g%% | %.2f s | %.1f Mbit/s | %.0f%% / %.0f%% | %.1f / %.1f ms | %.2f%% |\n",
+				r.RTTms, r.Loss*100, r.Seconds, r.GoodputMbit, r.LinkUsed*100, r.SteadyUsed*100, r.QueueMean, r.QueueP95, r.RetxPct)
 		}
 	}
 	return nil
@@ -151,17 +165,26 @@ type pathParams struct {
 	reorder           float64
 	seed              int64
 	timeout           time.Duration
+	tcp               time.Duration
+	tcpCC             string
 }
 
 func printPathRun(w io.Writer, p pathParams, r pathRun) {
 	fmt.Fprintf(w, "path %d MiB, RTT %v, random loss %g%% each way, %g Mbit/s bottleneck (%v queue), %d B datagrams\n",
 		p.size>>20, p.rtt, p.loss*100, float64(p.rate)/1e6, p.queue, p.dgram)
-	fmt.Fprintf(w, "  time %.2f s   goodput %.1f Mbit/s (%.0f%% of the link)   link used %.0f%% (IP packets through the bottleneck)\n",
-		r.Seconds, r.GoodputMbit, r.GoodputUsed*100, r.LinkUsed*100)
+	fmt.Fprintf(w, "  time %.2f s   goodput %.1f Mbit/s (%.0f%% of the link)   link used %.0f%% (IP packets through the bottleneck), %.0f%% in steady state (20-90%% of the bytes)\n",
+		r.Seconds, r.GoodputMbit, r.GoodputUsed*100, r.LinkUsed*100, r.SteadyUsed*100)
 	fmt.Fprintf(w, "  queueing delay added: mean %.1f ms, p50 %.1f, p95 %.1f, max %.1f ms\n", r.QueueMean, r.QueueP50, r.QueueP95, r.QueueMax)
 	fmt.Fprintf(w, "  lost: %d down + %d up at random, %d at the full queue, %d too long; retransmitted %d chunks (%.2f%% of the content)\n",
 		r.RandomDown, r.RandomUp, r.QueueDrops, r.MTUDrops, r.Retransmits, r.RetxPct)
 	fmt.Fprintf(w, "  downloader: %d duplicate chunks, %d held for a lost uncle; content verified (sha1 match)\n", r.Duplicates, r.Unverif)
+	if p.tcp > 0 {
+		fmt.Fprintf(w, "  competing TCP (%s, %v, started 1 s into the transfer): alone %.1f Mbit/s; with PPSP %.1f Mbit/s (%.0f%% of alone) while PPSP got %.1f Mbit/s; median queueing delay of the TCP packets %.1f ms\n",
+			p.tcpCC, p.tcp, r.TCPAlone, r.TCPMbit, 100*r.TCPMbit/r.TCPAlone, r.PPSPvsTCP, r.TCPQueue)
+		if r.PPSPEndedFirst {
+			fmt.Fprintf(w, "  (the transfer ended before the TCP flow: run a larger --size for a fair overlap)\n")
+		}
+	}
 }
 
 // runPath runs one transfer: seeder process, relay, downloader process.
@@ -226,11 +249,50 @@ func runPath(ctx context.Context, p pathParams, stderr io.Writer) (pathRun, erro
 
 	out := filepath.Join(p.dir, "out.bin")
 	getStats := filepath.Join(p.dir, "get.json")
+	var tcpRun func() (tcpResult, error)
+	if p.tcp > 0 {
+		if tcpRun, err = tcpFlow(ctx, rctx, p, target, up, down, stderr); err != nil {
+			return res, err
+		}
+		alone, err := tcpRun()
+		if err != nil {
+			return res, fmt.Errorf("TCP alone: %w", err)
+		}
+		res.TCPAlone = float64(alone.Bytes) * 8 / alone.Seconds / 1e6
+	}
 	get := exec.CommandContext(ctx, p.exe, "get", root, "--peer", front.LocalAddr().String(), "-o", out,
 		"--loopback-datagram", dg, "--stats-json", getStats, "--progress=false")
 	var gerr strings.Builder
 	get.Stderr = &gerr
-	if err := get.Run(); err != nil {
+	if err := get.Start(); err != nil {
+		return res, err
+	}
+	getDone := make(chan error, 1)
+	go func() { getDone <- get.Wait() }()
+	if p.tcp > 0 {
+		select {
+		case <-time.After(time.Second):
+		case <-ctx.Done():
+		}
+		before := down.FlowStats(1).DelivBytes
+		t0 := time.Now()
+		r, err := tcpRun()
+		if err != nil {
+			get.Process.Kill()
+			<-getDone
+			return res, fmt.Errorf("TCP with PPSP: %w", err)
+		}
+		select {
+		case err := <-getDone:
+			getDone <- err
+			res.PPSPEndedFirst = true
+		default:
+		}
+		res.TCPMbit = float64(r.Bytes) * 8 / r.Seconds / 1e6
+		res.PPSPvsTCP = float64(down.FlowStats(1).DelivBytes-before) * 8 / time.Since(t0).Seconds() / 1e6
+		res.TCPQueue = float64(down.FlowStats(2).QueueP50) / 1e6
+	}
+	if err := <-getDone; err != nil {
 		return res, fmt.Errorf("downloader: %v: %s", err, strings.TrimSpace(gerr.String()))
 	}
 	got, err := os.ReadFile(out)
@@ -257,6 +319,16 @@ func runPath(ctx context.Context, p pathParams, stderr io.Writer) (pathRun, erro
 	res.GoodputUsed = res.GoodputMbit * 1e6 / float64(p.rate)
 	// Every datagram the bottleneck carried, with its IP/UDP headers.
 	res.LinkUsed = float64(ds.DelivBytes+28*ds.Delivered) * 8 / gs.Seconds / float64(p.rate)
+	// Steady state: from the time 20% of the bytes had come through the
+	// bottleneck to the time 90% had (start-up and tail excluded).
+	if m := ds.Marks; len(m) >= 10 {
+		i, j := len(m)*2/10, len(m)*9/10
+		if dt := m[j].Sub(m[i]).Seconds(); dt > 0 {
+			bytes := float64(uint64(j-i) * netsim.MarkBytes)
+			per := float64(ds.DelivBytes+28*ds.Delivered) / float64(ds.DelivBytes) // headers per payload byte
+			res.SteadyUsed = bytes * per * 8 / dt / float64(p.rate)
+		}
+	}
 	ms := func(d time.Duration) float64 { return float64(d) / 1e6 }
 	res.QueueMean, res.QueueP50, res.QueueP95, res.QueueMax = ms(ds.QueueMean), ms(ds.QueueP50), ms(ds.QueueP95), ms(ds.QueueMax)
 	res.RandomDown, res.RandomUp = ds.RandomLoss, us.RandomLoss
@@ -266,4 +338,63 @@ func runPath(ctx context.Context, p pathParams, stderr io.Writer) (pathRun, erro
 	res.Duplicates, res.Unverif = gs.Duplicates, gs.Unverifiable
 	res.RetxPct = 100 * float64(ss.Retransmits) * 1024 / float64(p.size)
 	return res, nil
+}
+
+// tcpFlow sets up a TCP flow through the same links (flow 2) and returns a
+// function that runs it once for p.tcp: a server namespace sending, a client
+// namespace receiving, their tunnels relayed like the PPSP peers.
+func tcpFlow(ctx, rctx context.Context, p pathParams, _ net.Addr, up, down *netsim.Link, stderr io.Writer) (func() (tcpResult, error), error) {
+	lo := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)}
+	front, err := node.ListenUDP("127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	srv, err := net.ListenUDP("udp", lo)
+	if err != nil {
+		front.Close()
+		return nil, err
+	}
+	relay, err := netsim.NewRelay(netsim.RelayConfig{
+		Conn: front, Target: srv.LocalAddr(), Up: up, Down: down, Flow: 2, Packets: true,
+		Listen: func() (net.PacketConn, error) { return node.ListenUDP("127.0.0.1:0") },
+	})
+	if err != nil {
+		front.Close()
+		srv.Close()
+		return nil, err
+	}
+	go func() {
+		relay.Run(rctx)
+		front.Close()
+		srv.Close()
+	}()
+	return func() (tcpResult, error) {
+		var res tcpResult
+		cli, err := net.ListenUDP("udp", lo)
+		if err != nil {
+			return res, err
+		}
+		defer cli.Close()
+		sctx, cancel := context.WithTimeout(ctx, p.tcp+30*time.Second)
+		defer cancel()
+		server, err := startTCPPeer(sctx, p.exe, "server", srv, "", p.tcp, p.tcpCC, io.Discard, stderr)
+		if err != nil {
+			return res, err
+		}
+		defer server.Wait()
+		var out strings.Builder
+		client, err := startTCPPeer(sctx, p.exe, "client", cli, front.LocalAddr().String(), p.tcp, p.tcpCC, &out, stderr)
+		if err != nil {
+			server.Process.Kill()
+			return res, err
+		}
+		if err := client.Wait(); err != nil {
+			server.Process.Kill()
+			return res, fmt.Errorf("TCP client: %v", err)
+		}
+		if err := json.Unmarshal([]byte(out.String()), &res); err != nil || res.Seconds <= 0 {
+			return res, fmt.Errorf("TCP client printed %q", out.String())
+		}
+		return res, nil
+	}, nil
 }

@@ -58,7 +58,12 @@ type LinkStats struct {
 	// First and Last are when the first and the last datagram were
 	// offered.
 	First, Last time.Time
+	// Marks[i] is when the delivered payload first reached (i+1)·MarkBytes.
+	Marks []time.Time
 }
+
+// MarkBytes is the step of LinkStats.Marks.
+const MarkBytes = 256 << 10
 
 // queueHistBucket is the resolution of the queueing-delay histogram.
 const queueHistBucket = 100 * time.Microsecond
@@ -83,6 +88,7 @@ func (f *flowStats) addQueue(d time.Duration) {
 
 func (f *flowStats) snapshot() LinkStats {
 	s := f.st
+	s.Marks = append([]time.Time(nil), f.st.Marks...)
 	if f.n == 0 {
 		return s
 	}
@@ -164,6 +170,13 @@ var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b 
 // goroutine, in the order the datagrams come out. deliver must not keep
 // the slice.
 func (l *Link) Send(flow int, b []byte, deliver func([]byte)) {
+	l.SendOverhead(flow, b, l.cfg.Overhead, deliver)
+}
+
+// SendOverhead is Send with the header bytes counted at the bottleneck
+// given per datagram: 0 for datagrams that are whole IP packets already
+// (a tunnelled TCP flow).
+func (l *Link) SendOverhead(flow int, b []byte, overhead int, deliver func([]byte)) {
 	now := l.cfg.Now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -206,7 +219,7 @@ func (l *Link) Send(flow int, b []byte, deliver func([]byte)) {
 			drop(func(s *LinkStats) { s.QueueDrops++ })
 			return
 		}
-		tx := time.Duration(int64(len(b)+l.cfg.Overhead) * 8 * int64(time.Second) / l.cfg.Rate)
+		tx := time.Duration(int64(len(b)+overhead) * 8 * int64(time.Second) / l.cfg.Rate)
 		l.busyUntil = start.Add(tx)
 		depart = l.busyUntil
 		l.all.addQueue(wait)
@@ -278,11 +291,15 @@ func (l *Link) run() {
 			wait = l.q[0].due.Sub(now)
 		}
 		for _, p := range due {
-			l.all.st.Delivered++
-			l.all.st.DelivBytes += uint64(len(p.b))
-			if f := l.flows[p.flow]; f != nil {
+			for _, f := range [2]*flowStats{&l.all, l.flows[p.flow]} {
+				if f == nil {
+					continue
+				}
 				f.st.Delivered++
 				f.st.DelivBytes += uint64(len(p.b))
+				for uint64(len(f.st.Marks)+1)*MarkBytes <= f.st.DelivBytes {
+					f.st.Marks = append(f.st.Marks, now)
+				}
 			}
 		}
 		l.mu.Unlock()

@@ -29,6 +29,9 @@ type RelayConfig struct {
 	Flow int
 	// MaxClients bounds the clients (back sockets). Default 16.
 	MaxClients int
+	// Packets says the datagrams are whole IP packets (a tunnel): the
+	// links clock them out without adding UDP/IP header bytes.
+	Packets bool
 }
 
 // Relay forwards datagrams between clients and one target through links.
@@ -85,16 +88,19 @@ func (r *Relay) Run(ctx context.Context) error {
 			continue // too many clients, or no socket: dropped like UDP
 		}
 		fwd := func(b []byte) { back.WriteTo(b, r.cfg.Target) }
-		send(r.cfg.Up, r.cfg.Flow, buf[:n], fwd)
+		r.send(r.cfg.Up, buf[:n], fwd)
 	}
 }
 
-func send(l *Link, flow int, b []byte, deliver func([]byte)) {
-	if l == nil {
+func (r *Relay) send(l *Link, b []byte, deliver func([]byte)) {
+	switch {
+	case l == nil:
 		deliver(b)
-		return
+	case r.cfg.Packets:
+		l.SendOverhead(r.cfg.Flow, b, 0, deliver)
+	default:
+		l.Send(r.cfg.Flow, b, deliver)
 	}
-	l.Send(flow, b, deliver)
 }
 
 // back returns the back socket for client from, opening it on first use.
@@ -126,7 +132,7 @@ func (r *Relay) back(from net.Addr) (net.PacketConn, error) {
 			if src.String() != r.cfg.Target.String() {
 				continue // only the target may answer through this hole
 			}
-			send(r.cfg.Down, r.cfg.Flow, buf[:n], reply)
+			r.send(r.cfg.Down, buf[:n], reply)
 		}
 	}()
 	return c, nil

@@ -36,6 +36,7 @@ type ledbat struct {
 	roundAcked int
 	roundLost  int
 
+	lastDebug time.Time
 	// Counters for tests and debugging.
 	randomLosses, congestionLosses int
 }
@@ -131,6 +132,10 @@ func (l *ledbat) onAck(now time.Time, acked, flight int) {
 	l.round(now)
 	l.roundAcked += acked
 	q := l.queueingDelay()
+	if debugSwarm && now.Sub(l.lastDebug) > 250*time.Millisecond {
+		l.lastDebug = now
+		println("cc", now.Format("05.000"), "cwnd", int(l.cwnd), "q", q.String(), "srtt", l.srtt.String(), "ss", l.slowStart, "flight", flight)
+	}
 	if l.slowStart {
 		if q > ledbatTarget/2 || (l.ssthresh > 0 && l.cwnd >= l.ssthresh) {
 			l.slowStart = false
