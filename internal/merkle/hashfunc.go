@@ -92,6 +92,16 @@ func (h HashFunc) sum(dst, p []byte) {
 
 // sum2 writes H(l ‖ r) into dst.
 func (h HashFunc) sum2(dst, l, r []byte) {
+	if h == SHA1 && len(l) == sha1.Size && len(r) == sha1.Size {
+		// The tree's common case, on a 40-byte buffer: no 128-byte
+		// buffer to clear for every parent.
+		var buf [2 * sha1.Size]byte
+		copy(buf[:sha1.Size], l)
+		copy(buf[sha1.Size:], r)
+		s := sha1.Sum(buf[:])
+		copy(dst, s[:])
+		return
+	}
 	var buf [2 * maxHashSize]byte
 	n := copy(buf[:], l)
 	n += copy(buf[n:], r)
