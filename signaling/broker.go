@@ -101,7 +101,7 @@ type session struct {
 	swarms map[string]*membership
 
 	// Reader goroutine only.
-	rate, errs *xrate.Limiter
+	rate, joins, errs *xrate.Limiter
 
 	// Outgoing queue, under qmu.
 	qmu     sync.Mutex
@@ -243,8 +243,9 @@ func (b *Broker) serveAdmitted(ctx context.Context, conn Conn, trusted bool, key
 	defer b.release(key)
 	s := &session{
 		b: b, conn: conn, ipKey: key, trusted: trusted,
-		rate: xrate.NewLimiter(xrate.Limit(b.lim.MessagesPerSecond), b.lim.MessageBurst),
-		errs: xrate.NewLimiter(xrate.Limit(float64(b.lim.MaxErrors)/60), b.lim.MaxErrors),
+		rate:  xrate.NewLimiter(xrate.Limit(b.lim.MessagesPerSecond), b.lim.MessageBurst),
+		joins: xrate.NewLimiter(xrate.Limit(b.lim.JoinsPerSecond), 2*b.lim.MaxSwarmsPerSession),
+		errs:  xrate.NewLimiter(xrate.Limit(float64(b.lim.MaxErrors)/60), b.lim.MaxErrors),
 	}
 	b.mu.Lock()
 	if b.closed {
@@ -327,6 +328,15 @@ func (s *session) run(ctx context.Context) error {
 		if m.V != 0 && m.V != Version {
 			return &errClose{CodeVersion, fmt.Sprintf("protocol version %d, this broker speaks %d", m.V, Version)}
 		}
+		switch m.Type {
+		case TypeJoin, TypeLeave, TypePeers:
+			if !s.trusted && !s.joins.AllowN(b.now(), 1) {
+				if err := s.refuse(CodeRateLimited, "over the join rate; message dropped", m.Type); err != nil {
+					return err
+				}
+				continue
+			}
+		}
 		if err := s.handle(m); err != nil {
 			return err
 		}
@@ -401,6 +411,7 @@ func (s *session) hello(data []byte) error {
 		MaxMessageBytes:     b.lim.MaxMessageBytes,
 		MessagesPerSecond:   b.lim.MessagesPerSecond,
 		MaxSwarmsPerSession: b.lim.MaxSwarmsPerSession,
+		JoinsPerSecond:      b.lim.JoinsPerSecond,
 		PeersPerReply:       b.lim.PeersPerReply,
 		IdleMillis:          b.lim.IdleTimeout.Milliseconds(),
 	}}
@@ -481,10 +492,15 @@ func (s *session) join(swarm string) error {
 			r.gateways[s] = struct{}{}
 		}
 		var note []byte
+		told := 0
 		for h := range r.hungry {
 			if h == s {
 				continue
 			}
+			if told >= b.lim.PeersPerReply {
+				break // bounded fan-out: a join costs at most PeersPerReply notes
+			}
+			told++
 			hm := h.swarms[swarm]
 			if _, ok := hm.known[s]; ok {
 				continue

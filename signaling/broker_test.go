@@ -385,6 +385,57 @@ func TestLimits(t *testing.T) {
 			g.expect(TypePong)
 		}
 	})
+	t.Run("join rate", func(t *testing.T) {
+		now := time.Unix(1e9, 0)
+		b := NewBroker(Config{Limits: Limits{MaxSwarmsPerSession: 2, JoinsPerSecond: 1}, Now: func() time.Time { return now }})
+		defer b.Close()
+		r := hello(t, b, RolePeer, SessionOptions{})
+		r.send(Message{Type: TypeJoin, Swarm: swarmA})
+		r.expect(TypePeers)
+		r.send(Message{Type: TypeJoin, Swarm: swarmB})
+		r.expect(TypePeers)
+		r.send(Message{Type: TypeLeave, Swarm: swarmA})
+		r.send(Message{Type: TypeJoin, Swarm: swarmA})
+		r.expect(TypePeers) // the burst (4) is spent
+		r.send(Message{Type: TypeLeave, Swarm: swarmA})
+		r.expect("error:" + CodeRateLimited)
+		now = now.Add(time.Second)
+		r.send(Message{Type: TypeLeave, Swarm: swarmA})
+		r.send(Message{Type: TypePing})
+		r.expect(TypePong) // the leave went through silently
+	})
+	t.Run("join fan-out", func(t *testing.T) {
+		b := startBroker(t, Limits{PeersPerReply: 2})
+		var leechers []*rawSession
+		for i := 0; i < 5; i++ {
+			l := hello(t, b, RoleLeecher, SessionOptions{})
+			l.send(Message{Type: TypeJoin, Swarm: swarmA})
+			l.expect(TypePeers)
+			leechers = append(leechers, l)
+		}
+		p := hello(t, b, RolePeer, SessionOptions{})
+		p.send(Message{Type: TypeJoin, Swarm: swarmA})
+		p.expect(TypePeers)
+		p.send(Message{Type: TypePing})
+		p.expect(TypePong) // the join and its notes are done
+		told := 0
+		for _, l := range leechers {
+			l.send(Message{Type: TypePing})
+			m, err := l.recv()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m.Type == TypeJoined {
+				told++
+				l.expect(TypePong)
+			} else if m.Type != TypePong {
+				t.Fatalf("leecher got %+v", m)
+			}
+		}
+		if told != 2 {
+			t.Fatalf("a join was announced to %d sessions, limit 2", told)
+		}
+	})
 	t.Run("swarms", func(t *testing.T) {
 		b := startBroker(t, Limits{MaxSwarmsPerSession: 2})
 		r := hello(t, b, RolePeer, SessionOptions{})

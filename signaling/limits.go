@@ -22,8 +22,14 @@ type Limits struct {
 	// MaxSwarmsPerSession is how many swarms one untrusted session may be
 	// in at once. Default 256 (a booster seeds many swarms).
 	MaxSwarmsPerSession int
-	// PeersPerReply is the most peers in one peer list, and the most peers
-	// of one swarm a session is told about through joined updates. Default 32.
+	// JoinsPerSecond is the sustained rate of join, leave and peers
+	// requests of one untrusted session (each join may notify others); the
+	// burst is twice MaxSwarmsPerSession, so a booster joins all its swarms
+	// at once. Default 4.
+	JoinsPerSecond float64
+	// PeersPerReply is the most peers in one peer list, the most peers of
+	// one swarm a session is told about through joined updates, and the most
+	// sessions one join is announced to. Default 32.
 	PeersPerReply int
 	// MaxSessionsPerIP is how many sessions one IPv4 address or IPv6 /64
 	// may hold at once. Default 64 (phones behind carrier NAT share
@@ -57,6 +63,7 @@ const (
 	DefaultMessagesPerSecond   = 50
 	DefaultMessageBurst        = 200
 	DefaultMaxSwarmsPerSession = 256
+	DefaultJoinsPerSecond      = 4
 	DefaultPeersPerReply       = 32
 	DefaultMaxSessionsPerIP    = 64
 	DefaultMaxSessions         = 20000
@@ -86,6 +93,9 @@ func (l Limits) withDefaults() Limits {
 	}
 	setInt(&l.MessageBurst, DefaultMessageBurst)
 	setInt(&l.MaxSwarmsPerSession, DefaultMaxSwarmsPerSession)
+	if l.JoinsPerSecond <= 0 {
+		l.JoinsPerSecond = DefaultJoinsPerSecond
+	}
 	setInt(&l.PeersPerReply, DefaultPeersPerReply)
 	setInt(&l.MaxSessionsPerIP, DefaultMaxSessionsPerIP)
 	setInt(&l.MaxSessions, DefaultMaxSessions)
@@ -105,6 +115,7 @@ func (l *Limits) AddFlags(fs *flag.FlagSet) {
 	fs.Float64Var(&l.MessagesPerSecond, "signal-rate", DefaultMessagesPerSecond, "signaling: messages per second per session")
 	fs.IntVar(&l.MessageBurst, "signal-burst", DefaultMessageBurst, "signaling: message burst per session")
 	fs.IntVar(&l.MaxSwarmsPerSession, "signal-swarms", DefaultMaxSwarmsPerSession, "signaling: swarms per session")
+	fs.Float64Var(&l.JoinsPerSecond, "signal-join-rate", DefaultJoinsPerSecond, "signaling: joins, leaves and peer-list requests per second per session")
 	fs.IntVar(&l.PeersPerReply, "signal-peers", DefaultPeersPerReply, "signaling: peers per peer list")
 	fs.IntVar(&l.MaxSessionsPerIP, "signal-sessions-per-ip", DefaultMaxSessionsPerIP, "signaling: sessions per IPv4 address or IPv6 /64")
 	fs.IntVar(&l.MaxSessions, "signal-sessions", DefaultMaxSessions, "signaling: sessions in total")

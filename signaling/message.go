@@ -101,6 +101,7 @@ type WelcomeLimits struct {
 	MaxMessageBytes     int     `json:"max_message_bytes"`
 	MessagesPerSecond   float64 `json:"messages_per_second"`
 	MaxSwarmsPerSession int     `json:"max_swarms"`
+	JoinsPerSecond      float64 `json:"joins_per_second"`
 	PeersPerReply       int     `json:"peers_per_reply"`
 	IdleMillis          int64   `json:"idle_ms"` // send something (ping) at least this often
 }
