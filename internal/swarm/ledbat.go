@@ -45,9 +45,10 @@ type ledbat struct {
 const (
 	ledbatTarget     = 25 * time.Millisecond // ≤ 100 ms; 25 ms keeps queues short
 	ledbatGain       = 1.0
-	ledbatAllowed    = 2 // ALLOWED_INCREASE, in MSS
-	ledbatMinCwnd    = 2 // MIN_CWND, in MSS
-	ledbatInitCwnd   = 4 // INIT_CWND, in MSS
+	ledbatAllowed    = 2     // ALLOWED_INCREASE, in MSS
+	ledbatMinCwnd    = 2     // MIN_CWND, in MSS
+	ledbatInitCwnd   = 4     // INIT_CWND, in MSS
+	ledbatInitBytes  = 14600 // and at least TCP's initial window (RFC 6928)
 	ledbatMaxCwnd    = 32 << 20
 	baseHistoryEmpty = int64(1<<62 - 1)
 
@@ -67,7 +68,7 @@ const (
 )
 
 func newLedbat(mss int) *ledbat {
-	l := &ledbat{mss: mss, cwnd: float64(ledbatInitCwnd * mss), slowStart: true, baseMinute: -1}
+	l := &ledbat{mss: mss, cwnd: float64(max(ledbatInitCwnd*mss, ledbatInitBytes)), slowStart: true, baseMinute: -1}
 	for i := range l.baseHist {
 		l.baseHist[i] = baseHistoryEmpty
 	}

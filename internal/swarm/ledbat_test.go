@@ -23,18 +23,22 @@ func TestLedbat(t *testing.T) {
 	const mss = 1024
 	now := time.Unix(1000, 0)
 	l := newLedbat(mss)
-	if got := l.window(); got != ledbatInitCwnd*mss {
-		t.Fatalf("initial window %d", got)
+	iw := ledbatInitBytes
+	if got := l.window(); got != iw {
+		t.Fatalf("initial window %d, want %d (RFC 6928)", got, iw)
+	}
+	if got := newLedbat(16 << 10).window(); got != ledbatInitCwnd*16<<10 {
+		t.Fatalf("initial window of 16 KiB datagrams %d", got)
 	}
 	l.onRTT(80 * time.Millisecond)
 	delays(l, now, 0)
-	l.onAck(now, 4*mss, 4*mss)
-	if got := l.window(); got != 8*mss {
-		t.Fatalf("slow start: window %d, want %d", got, 8*mss)
+	l.onAck(now, iw, iw)
+	if got := l.window(); got != 2*iw {
+		t.Fatalf("slow start: window %d, want %d", got, 2*iw)
 	}
 	// Random loss in slow start: the lost bytes, and slow start goes on.
 	l.onLoss(now, mss)
-	if got := l.window(); got != 7*mss || !l.slowStart {
+	if got := l.window(); got != 2*iw-mss || !l.slowStart {
 		t.Fatalf("random loss in slow start: window %d, slow start %v", got, l.slowStart)
 	}
 	for l.window() < 400*mss {
