@@ -13,6 +13,15 @@ type Options struct {
 	// ChunkSize is the chunk size in bytes, a power of two from 1 KiB to
 	// 1 MiB. Default 1024.
 	ChunkSize int
+	// Nodes, if set, holds the tree's verified hashes (a store's hash-tree
+	// file): the tree reads them on demand through Cache and writes each
+	// hash it verifies through to Nodes at once, so its memory does not
+	// grow with the content. Default: one flat in-memory array (40 MB per
+	// GiB of 1 KiB chunks with SHA-1), what Build uses.
+	Nodes NodeStore
+	// Cache bounds the memory of trees with Nodes; share one per process.
+	// Default: a cache of DefaultCacheBytes for this tree alone.
+	Cache *NodeCache
 }
 
 // DefaultChunkSize is the RECOMMENDED chunk size of RFC 7574 §3.
@@ -61,6 +70,9 @@ var (
 	ErrBadPeaks = errors.New("merkle: invalid peak set")
 )
 
+// zeroHash is the hash of an empty node past the end of the content.
+var zeroHash [maxHashSize]byte
+
 // Node is a bin with its hash.
 type Node struct {
 	Bin  Bin
@@ -84,8 +96,9 @@ type Tree struct {
 	nchunks uint64 // 0 until the peaks are verified
 	length  int64  // -1 until the last chunk is verified
 	rootBin Bin
-	nodes   []byte   // hs bytes per bin, indexed by bin number
-	known   []uint64 // bitset over bins: the hash is verified
+	nodes   []byte   // hs bytes per bin, indexed by bin number (flat form)
+	known   []uint64 // bitset over bins: the hash is verified (flat form)
+	pg      *paged   // the paged form over Options.Nodes, or nil
 
 	// scratch for Verify, reused to avoid allocation.
 	work      map[Bin]int
@@ -106,14 +119,35 @@ func New(root []byte, o Options) (*Tree, error) {
 	if len(root) != o.HashFunc.Size() {
 		return nil, fmt.Errorf("merkle: root hash is %d bytes, %s needs %d", len(root), o.HashFunc, o.HashFunc.Size())
 	}
-	return &Tree{
+	t := &Tree{
 		hf:     o.HashFunc,
 		hs:     o.HashFunc.Size(),
 		cs:     o.ChunkSize,
 		root:   bytes.Clone(root),
 		length: -1,
 		work:   make(map[Bin]int),
-	}, nil
+	}
+	if o.Nodes != nil {
+		t.pg = newPaged(o.Nodes, o.Cache, t.hs)
+	}
+	return t, nil
+}
+
+// Err returns the first failure of the tree's NodeStore (a hash that could
+// not be read or written), after which verification may miss hashes.
+func (t *Tree) Err() error {
+	if t.pg == nil {
+		return nil
+	}
+	return t.pg.failure()
+}
+
+// Release drops the tree's cached pages; they are read again on demand.
+// An idle swarm calls it to cost almost nothing.
+func (t *Tree) Release() {
+	if t.pg != nil {
+		t.pg.release()
+	}
 }
 
 // HashFunc returns the tree's hash function.
@@ -155,6 +189,9 @@ func (t *Tree) ChunkLen(i uint64) int {
 func (t *Tree) alloc(n uint64) {
 	t.nchunks = n
 	t.rootBin = RootBin(n)
+	if t.pg != nil {
+		return
+	}
 	nb := uint64(t.rootBin)*2 + 1
 	t.nodes = make([]byte, nb*uint64(t.hs))
 	t.known = make([]uint64, (nb+63)/64)
@@ -205,6 +242,9 @@ func (t *Tree) Known(b Bin) bool {
 	if t.empty(b) {
 		return true
 	}
+	if t.pg != nil {
+		return t.pg.known(b)
+	}
 	return t.known[b>>6]&(1<<(b&63)) != 0
 }
 
@@ -218,11 +258,23 @@ func (t *Tree) Hash(b Bin) []byte {
 }
 
 func (t *Tree) node(b Bin) []byte {
+	if t.pg != nil {
+		if t.empty(b) {
+			return zeroHash[:t.hs:t.hs]
+		}
+		return t.pg.node(b)
+	}
 	o := uint64(b) * uint64(t.hs)
 	return t.nodes[o : o+uint64(t.hs) : o+uint64(t.hs)]
 }
 
 func (t *Tree) setKnown(b Bin, h []byte) {
+	if t.pg != nil {
+		if !t.empty(b) {
+			t.pg.set(b, h)
+		}
+		return
+	}
 	copy(t.node(b), h)
 	t.known[b>>6] |= 1 << (b & 63)
 }

@@ -134,7 +134,12 @@ func TestBins(t *testing.T) {
 // them.
 func transfer(t *testing.T, src *Tree, data []byte, order []uint64, group int) *Tree {
 	t.Helper()
-	dst, err := New(src.Root(), Options{ChunkSize: src.ChunkSize(), HashFunc: src.HashFunc()})
+	return transferOpts(t, src, data, order, group, Options{ChunkSize: src.ChunkSize(), HashFunc: src.HashFunc()})
+}
+
+func transferOpts(t *testing.T, src *Tree, data []byte, order []uint64, group int, o Options) *Tree {
+	t.Helper()
+	dst, err := New(src.Root(), o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -487,5 +492,89 @@ func BenchmarkVerifyInOrder(b *testing.B) {
 				}
 			})
 		}
+	}
+}
+
+// mapNodes is a NodeStore over a map, standing in for a store's file.
+type mapNodes struct {
+	hs    int
+	m     map[uint64][]byte
+	reads int
+}
+
+func (m *mapNodes) ReadHashes(first uint64, dst []byte, known []uint64) error {
+	m.reads++
+	clear(known)
+	for k := 0; k*m.hs < len(dst); k++ {
+		if h, ok := m.m[first+uint64(k)]; ok {
+			copy(dst[k*m.hs:], h)
+			known[k/64] |= 1 << (k % 64)
+		}
+	}
+	return nil
+}
+
+func (m *mapNodes) PutHashes(bins []uint64, hashes []byte) error {
+	for k, b := range bins {
+		if _, ok := m.m[b]; !ok {
+			m.m[b] = bytes.Clone(hashes[k*m.hs : (k+1)*m.hs])
+		}
+	}
+	return nil
+}
+
+// TestPagedTree: a tree over a NodeStore with a cache far smaller than the
+// tree verifies a transfer in random order, writes every verified hash
+// through, and a tree restored over the same store knows them again.
+func TestPagedTree(t *testing.T) {
+	data := pattern((4096+1024+7)*1024 - 5)
+	src := mustBuild(t, data, Options{})
+	order := make([]uint64, src.NumChunks())
+	for i := range order {
+		order[i] = uint64(i)
+	}
+	rand.New(rand.NewPCG(3, 4)).Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
+	ns := &mapNodes{hs: 20, m: make(map[uint64][]byte)}
+	cache := NewNodeCache(8 * pageBins * 20) // 8 pages of a tree of 41 pages
+	dst := transferOpts(t, src, data, order, 3, Options{Nodes: ns, Cache: cache})
+	if err := dst.Err(); err != nil {
+		t.Fatal(err)
+	}
+	st := cache.Stats()
+	if st.Bytes > st.Limit || st.Misses == 0 {
+		t.Fatalf("cache %+v: over its limit, or never missed", st)
+	}
+	for b := Bin(0); b <= 2*src.RootBin(); b++ {
+		if f, _ := b.Base(); f >= src.NumChunks() || b.Layer() == 0 {
+			continue
+		}
+		if h, ok := ns.m[uint64(b)]; ok && !bytes.Equal(h, src.Hash(b)) {
+			t.Fatalf("stored %v differs", b)
+		}
+	}
+	for c := uint64(0); c < src.NumChunks(); c++ {
+		if !bytes.Equal(ns.m[uint64(ChunkBin(c))], src.Hash(ChunkBin(c))) {
+			t.Fatalf("leaf %d not stored", c)
+		}
+	}
+	re, err := New(src.Root(), Options{Nodes: ns, Cache: cache})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := re.Restore(src.NumChunks(), int64(len(data))); err != nil {
+		t.Fatal(err)
+	}
+	if !re.PeaksKnown() {
+		t.Fatal("restored paged tree lacks its peaks")
+	}
+	for _, c := range []uint64{0, 4095, 4096, src.NumChunks() - 1} {
+		if !bytes.Equal(re.Hash(ChunkBin(c)), src.Hash(ChunkBin(c))) {
+			t.Fatalf("restored leaf %d", c)
+		}
+	}
+	re.Release()
+	dst.Release()
+	if st := cache.Stats(); st.Bytes != 0 || st.Pages != 0 {
+		t.Fatalf("cache after Release: %+v", st)
 	}
 }

@@ -86,6 +86,17 @@ type Swarm interface {
 	Close() error // flushes
 }
 
+// HashReader is implemented by swarms whose tree hashes live in a file the
+// engine should read on demand (through a bounded cache, merkle.NodeStore)
+// rather than load whole: sqlitestore; a browser backend over OPFS later.
+type HashReader interface {
+	// ReadHashes fills dst with len(dst)/HashSize hashes of bins first,
+	// first+1, …, and sets bit k of known for each stored bin first+k
+	// (other bits are cleared, their bytes unspecified). len(known) must be
+	// at least (len(dst)/HashSize+63)/64.
+	ReadHashes(first uint64, dst []byte, known []uint64) error
+}
+
 // HashSize returns the digest size of an RFC 7574 §7.1 Merkle hash function
 // code (0 SHA-1, 1 SHA-224, 2 SHA-256, 3 SHA-384, 4 SHA-512), or 0 if unknown.
 func HashSize(hashFunc uint8) int {

@@ -47,6 +47,12 @@ type Config struct {
 	MaxPeers int
 	// Tick is the housekeeping period. Default 20 ms.
 	Tick time.Duration
+	// HashCache bounds the memory of the hash trees of every swarm whose
+	// store keeps them in a file (store.HashReader, sqlitestore): they are
+	// read on demand through one cache of at most this many bytes, so a
+	// node seeding thousands of swarms stays within it. Default
+	// merkle.DefaultCacheBytes (32 MiB).
+	HashCache int
 }
 
 // PathSizer is implemented by a transport (Config.Conn) that knows the
@@ -123,6 +129,8 @@ type Engine struct {
 	channels map[uint32]*channel
 	closed   bool
 
+	cache *merkle.NodeCache // of the trees kept in files (Config.HashCache)
+
 	// scratch, owned under mu
 	msgs     []ppsp.Message
 	cands    []merkle.Node
@@ -163,10 +171,14 @@ func New(cfg Config) (*Engine, error) {
 		swarms:   make(map[string]*Swarm),
 		channels: make(map[uint32]*channel),
 		out:      make([]byte, 0, 65536),
+		cache:    merkle.NewNodeCache(cfg.HashCache),
 	}
 	e.paths, _ = cfg.Conn.(PathSizer)
 	return e, nil
 }
+
+// HashCacheStats returns the figures of the engine's hash-tree cache.
+func (e *Engine) HashCacheStats() merkle.CacheStats { return e.cache.Stats() }
 
 // Stats returns the transport counters.
 func (e *Engine) Stats() EngineStats {

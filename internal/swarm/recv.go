@@ -365,6 +365,13 @@ func (ch *channel) hold(c merkle.Chunk) {
 
 // persistHashes stores newly verified tree nodes.
 func (s *Swarm) persistHashes(bins []merkle.Bin) {
+	if s.paged {
+		// The tree wrote them through to the store as they verified.
+		if err := s.tree.Err(); err != nil {
+			s.fail(fmt.Errorf("swarm: store hashes: %w", err))
+		}
+		return
+	}
 	e := s.e
 	hs := s.tree.HashFunc().Size()
 	buf := e.hashBuf[:0]

@@ -61,7 +61,8 @@ type Swarm struct {
 	lastHaves   time.Time
 	recent      []span // verified since the last HAVE round
 
-	storedHashes []merkle.Node // hashes from the store, applied once the size is known
+	storedHashes []merkle.Node // hashes from the store, applied once the size is known (flat trees)
+	paged        bool          // the tree reads and writes the store's hashes itself
 
 	channels       map[uint32]*channel
 	banned         map[string]time.Time
@@ -103,7 +104,16 @@ func (e *Engine) Add(cfg SwarmConfig) (*Swarm, error) {
 		return nil, errors.New("swarm: SwarmConfig.Store is required")
 	}
 	info := cfg.Store.Info()
-	tree, err := merkle.New(info.SwarmID, merkle.Options{HashFunc: merkle.HashFunc(info.HashFunc), ChunkSize: int(info.ChunkSize)})
+	opts := merkle.Options{HashFunc: merkle.HashFunc(info.HashFunc), ChunkSize: int(info.ChunkSize)}
+	var paged bool
+	if ns, ok := cfg.Store.(merkle.NodeStore); ok {
+		if _, ok := cfg.Store.(store.HashReader); ok {
+			// The tree stays in the store's file, read through the
+			// engine's bounded cache; hashes verified are written through.
+			opts.Nodes, opts.Cache, paged = ns, e.cache, true
+		}
+	}
+	tree, err := merkle.New(info.SwarmID, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -119,6 +129,7 @@ func (e *Engine) Add(cfg SwarmConfig) (*Swarm, error) {
 		lastConnectTry: make(map[string]time.Time),
 		done:           make(chan struct{}),
 		req:            make(map[uint64]*request),
+		paged:          paged,
 	}
 	s.window = uint64(cfg.StreamWindow)
 	if s.window == 0 {
@@ -142,11 +153,13 @@ func (e *Engine) Add(cfg SwarmConfig) (*Swarm, error) {
 // restore rebuilds the tree and chunk map from the store.
 func (s *Swarm) restore(info store.Info) error {
 	cs := int64(info.ChunkSize)
-	err := s.st.Hashes(func(bin uint64, h []byte) {
-		s.storedHashes = append(s.storedHashes, merkle.Node{Bin: merkle.Bin(bin), Hash: h})
-	})
-	if err != nil {
-		return fmt.Errorf("swarm: restore hashes: %w", err)
+	if !s.paged {
+		err := s.st.Hashes(func(bin uint64, h []byte) {
+			s.storedHashes = append(s.storedHashes, merkle.Node{Bin: merkle.Bin(bin), Hash: h})
+		})
+		if err != nil {
+			return fmt.Errorf("swarm: restore hashes: %w", err)
+		}
 	}
 	if info.Length <= 0 {
 		return nil // learnt from the peaks
@@ -184,6 +197,9 @@ func (s *Swarm) sizeKnown() {
 		newly, err := s.tree.DerivePeaks(nil)
 		if err != nil {
 			s.e.log.Warn("stored hashes do not hash to the root", "swarm", s, "err", err)
+		}
+		if s.paged {
+			newly = nil // written through already
 		}
 		var ids []uint64
 		var buf []byte
@@ -348,6 +364,7 @@ func (s *Swarm) leave() {
 	}
 	s.closed = true
 	delete(s.e.swarms, string(s.id))
+	s.tree.Release()
 }
 
 func (s *Swarm) isBanned(a net.Addr) bool {

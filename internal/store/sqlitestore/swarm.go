@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/bits"
 	"os"
 	"path/filepath"
 	"slices"
@@ -555,6 +556,73 @@ func (h *handle) Hash(bin uint64) ([]byte, error) {
 	}
 	return out, nil
 }
+
+var _ store.HashReader = (*handle)(nil)
+
+// ReadHashes reads a run of node hashes: known bits from the in-memory map,
+// bytes from the sidecar file, and the hashes still buffered from memory.
+func (h *handle) ReadHashes(first uint64, dst []byte, known []uint64) error {
+	sw, err := h.lock()
+	if err != nil {
+		return err
+	}
+	hs := sw.hs
+	n := uint64(len(dst) / hs)
+	if uint64(len(known))*64 < n {
+		sw.mu.Unlock()
+		return fmt.Errorf("sqlitestore: read hashes: known has %d words for %d bins", len(known), n)
+	}
+	clear(known)
+	any := false
+	var pend []uint64 // bins whose bytes are still in pendBuf, copied below
+	for k := uint64(0); k < n; k++ {
+		b := first + k
+		if !sw.nodes.Has(b) {
+			continue
+		}
+		known[k/64] |= 1 << (k % 64)
+		any = true
+		if off, ok := sw.pend[b]; ok {
+			copy(dst[k*uint64(hs):], sw.pendBuf[off:off+hs])
+			pend = append(pend, k)
+		}
+	}
+	f := sw.tree
+	sw.mu.Unlock()
+	if !any || len(pend) == int(countBits(known)) {
+		return nil
+	}
+	// Stored hashes are immutable, so reading outside the lock is safe:
+	// a bin buffered above may meanwhile reach the file with the same bytes.
+	saved := make([]byte, len(pend)*hs)
+	for i, k := range pend {
+		copy(saved[i*hs:], dst[k*uint64(hs):(k+1)*uint64(hs)])
+	}
+	got, err := f.ReadAt(dst, int64(first)*int64(hs))
+	if err != nil && err != io.EOF {
+		return fmt.Errorf("sqlitestore: hashes of swarm %s: %w", sw.name, fileErr(err))
+	}
+	for i, k := range pend {
+		copy(dst[k*uint64(hs):], saved[i*hs:(i+1)*hs])
+	}
+	// A known bin past the end of the file (repairLocked forgets those at
+	// Open; a failed write may leave more): not known after all.
+	for k := uint64(got / hs); k < n; k++ {
+		if known[k/64]&(1<<(k%64)) != 0 && !slicesContains(pend, k) {
+			known[k/64] &^= 1 << (k % 64)
+		}
+	}
+	return nil
+}
+
+func countBits(ws []uint64) (n int) {
+	for _, w := range ws {
+		n += bits.OnesCount64(w)
+	}
+	return n
+}
+
+func slicesContains(s []uint64, v uint64) bool { return slices.Contains(s, v) }
 
 // hashBlock is how many node hashes Hashes reads from the sidecar at once.
 const hashBlock = 4096
