@@ -5,6 +5,8 @@ package signaling
 import (
 	"context"
 	"errors"
+	"flag"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -163,3 +165,31 @@ func (w *WebSocketConn) SetWriteDeadline(t time.Time) error { return w.c.SetWrit
 
 // Close closes the underlying connection.
 func (w *WebSocketConn) Close() error { return w.c.Close() }
+
+// AddFlags registers the handler's flags on fs: --signal-origin
+// (repeatable or comma-separated; "*" for any) and
+// --signal-handshake-timeout (default 10s).
+func (c *HandlerConfig) AddFlags(fs *flag.FlagSet) {
+	fs.Var((*originList)(&c.AllowedOrigins), "signal-origin", "signaling: an origin (scheme://host[:port]) allowed besides the gateway's own; repeatable, * for any")
+	fs.DurationVar(&c.HandshakeTimeout, "signal-handshake-timeout", 10*time.Second, "signaling: bound on writing the WebSocket upgrade response")
+}
+
+type originList []string
+
+func (l *originList) String() string { return strings.Join(*l, ",") }
+
+func (l *originList) Set(v string) error {
+	for _, o := range strings.Split(v, ",") {
+		if o = strings.TrimSpace(o); o == "" {
+			continue
+		}
+		if o != "*" {
+			u, err := url.Parse(o)
+			if err != nil || u.Scheme == "" || u.Host == "" || (u.Path != "" && u.Path != "/") {
+				return fmt.Errorf("origin %q: want scheme://host[:port]", o)
+			}
+		}
+		*l = append(*l, o)
+	}
+	return nil
+}

@@ -6,6 +6,8 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"flag"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -313,5 +315,27 @@ func TestGatewaySessionOverPipe(t *testing.T) {
 	var se *ServerError
 	if !errors.As(err, &se) || se.Code != CodeBadRole {
 		t.Fatalf("untrusted gateway: %v", err)
+	}
+}
+
+func TestHandlerFlags(t *testing.T) {
+	var hc HandlerConfig
+	var lim Limits
+	fs := flag.NewFlagSet("t", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	hc.AddFlags(fs)
+	lim.AddFlags(fs)
+	if err := fs.Parse([]string{"--signal-origin", "https://a.example, https://b.example:8443", "--signal-origin", "*",
+		"--signal-sessions-per-ip", "5000", "--signal-idle-timeout", "2m"}); err != nil {
+		t.Fatal(err)
+	}
+	if len(hc.AllowedOrigins) != 3 || hc.AllowedOrigins[1] != "https://b.example:8443" || hc.HandshakeTimeout != 10*time.Second {
+		t.Fatalf("handler config %+v", hc)
+	}
+	if lim.MaxSessionsPerIP != 5000 || lim.IdleTimeout != 2*time.Minute || lim.MaxSessions != DefaultMaxSessions {
+		t.Fatalf("limits %+v", lim)
+	}
+	if err := fs.Parse([]string{"--signal-origin", "evil.example/path"}); err == nil {
+		t.Fatal("malformed origin accepted")
 	}
 }
