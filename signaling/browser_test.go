@@ -27,7 +27,7 @@ func TestBrowserClient(t *testing.T) {
 	}
 	wasm := filepath.Join(t.TempDir(), "signaling.test.wasm")
 	build := exec.Command(gotool, "test", "-c", "-o", wasm, ".")
-	build.Env = append(os.Environ(), "GOOS=js", "GOARCH=wasm", "CGO_ENABLED=0")
+	build.Env = append(os.Environ(), "GOOS=js", "GOARCH=wasm", "CGO_ENABLED=0", "GOFLAGS=") // no -race for js
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("GOOS=js GOARCH=wasm go test -c: %v\n%s", err, out)
 	}
