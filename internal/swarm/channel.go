@@ -62,6 +62,7 @@ type channel struct {
 	lastData    time.Time
 	reqSince    time.Time // when the pipeline last went from empty to busy
 	servedReqAt time.Time // the latest request time of a chunk this peer delivered
+	servedIdx   uint64    // the highest such chunk of that request time
 	lastRetry   time.Time
 	retained    []merkle.Node  // INTEGRITY from this peer not yet used
 	held        []merkle.Chunk // DATA from this peer awaiting an uncle (recv.go)

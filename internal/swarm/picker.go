@@ -181,6 +181,10 @@ func (s *Swarm) requestTimeouts(ch *channel, now time.Time) {
 	ch.reqWindow = max(minReqWindow, ch.reqWindow/4)
 }
 
+// reorderSlack is how far below the highest chunk delivered from a request
+// batch a missing chunk of that batch must lie to count as overdue.
+const reorderSlack = 32
+
 // retryInterval paces re-sent REQUESTs.
 const retryInterval = 50 * time.Millisecond
 
@@ -200,7 +204,12 @@ func (s *Swarm) retryRequests(ch *channel, now time.Time) {
 		if r.owners[0] != ch && r.owners[1] != ch {
 			continue
 		}
-		if idle || r.at.Before(cutoff) {
+		// Requested in the same batch as a chunk that came, at a lower
+		// index (well below: retransmissions come late), is overdue too:
+		// large batches on long paths would otherwise hide a loss until
+		// the sender's timeout.
+		sameBatch := !r.at.After(ch.servedReqAt) && c+reorderSlack < ch.servedIdx
+		if idle || r.at.Before(cutoff) || sameBatch {
 			picks = append(picks, c)
 			r.at = now
 		}

@@ -228,9 +228,7 @@ func (ch *channel) onChunks(cands []merkle.Node, chunks []merkle.Chunk, ts uint6
 			switch {
 			case err == nil:
 				ch.lastData = now
-				if r := s.req[c]; r != nil && r.at.After(ch.servedReqAt) {
-					ch.servedReqAt = r.at
-				}
+				ch.served(s.req[c], c)
 				if s.have.has(c) {
 					acks = append(acks, c)
 					s.stats.Duplicates++
@@ -254,9 +252,7 @@ func (ch *channel) onChunks(cands []merkle.Node, chunks []merkle.Chunk, ts uint6
 				// missing ones are overdue (retryRequests asks again, which
 				// tells the sender what was lost).
 				ch.lastData = now
-				if r := s.req[c]; r != nil && r.at.After(ch.servedReqAt) {
-					ch.servedReqAt = r.at
-				}
+				ch.served(s.req[c], c)
 				held = append(held, chunks[i])
 			default:
 				if bad == nil {
@@ -338,6 +334,21 @@ func (ch *channel) onChunks(cands []merkle.Node, chunks []merkle.Chunk, ts uint6
 		ch.queueAcks(acks, delay)
 	}
 	s.checkComplete()
+}
+
+// served notes that chunk c, requested by r, arrived from this peer: a
+// peer serves requests in order (RFC 7574 §3.7), so what was requested
+// before it, or with it at a lower index, is overdue (retryRequests).
+func (ch *channel) served(r *request, c uint64) {
+	if r == nil {
+		return
+	}
+	switch {
+	case r.at.After(ch.servedReqAt):
+		ch.servedReqAt, ch.servedIdx = r.at, c
+	case r.at.Equal(ch.servedReqAt) && c > ch.servedIdx:
+		ch.servedIdx = c
+	}
 }
 
 // maxHeldBytes bounds the unverifiable chunks kept per peer: a lost
