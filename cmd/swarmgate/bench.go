@@ -27,7 +27,7 @@ import (
 
 func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return fmt.Errorf("%w: bench transfer|path|lossy|hash|dht|signal|rtc", errUsage)
+		return fmt.Errorf("%w: bench transfer|path|lossy|hash|mem|dht|signal|rtc", errUsage)
 	}
 	switch args[0] {
 	case "transfer":
@@ -40,6 +40,10 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return benchLossy(ctx, args[1:], stdout, stderr)
 	case "hash":
 		return benchHash(ctx, args[1:], stdout, stderr)
+	case "mem":
+		return benchMem(ctx, args[1:], stdout, stderr)
+	case "mem-seed": // the child process of bench mem
+		return benchMemSeed(ctx, args[1:], stdout, stderr)
 	case "dht":
 		return benchDHT(ctx, args[1:], stdout, stderr)
 	case "rtc":

@@ -22,6 +22,7 @@ import (
 func cmdBoost(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("boost", stderr)
 	listen := fs.String("listen", "0.0.0.0:7758", "UDP address to serve on")
+	hcache := hashCacheFlag(fs)
 	state := fs.String("state", node.DefaultStateDir("boost"), "state directory (content, SQLite, hash trees)")
 	df := addDHTFlags(fs)
 	verbose := fs.Bool("v", false, "verbose logs")
@@ -41,7 +42,7 @@ func cmdBoost(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		links = append(links, l)
 	}
 	log := newLogger(stderr, *verbose)
-	p, err := openPeer(*listen, *state, log, swarm.Config{})
+	p, err := openPeer(*listen, *state, log, swarm.Config{HashCache: int(*hcache)})
 	if err != nil {
 		return err
 	}

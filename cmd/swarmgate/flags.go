@@ -7,6 +7,8 @@ import (
 	"io"
 	"os"
 	"strings"
+
+	"github.com/swarmgate/swarmgate/internal/merkle"
 )
 
 // newFlags returns a flag set for a subcommand.
@@ -93,4 +95,12 @@ func parseSize(v string) (int64, error) {
 		return 0, fmt.Errorf("bad size %q", v)
 	}
 	return n * mult, nil
+}
+
+// hashCacheFlag adds --hash-cache: the process-wide bound on the memory of
+// the hash trees read from the state directory (swarm.Config.HashCache).
+func hashCacheFlag(fs *flag.FlagSet) *sizeFlag {
+	v := sizeFlag(merkle.DefaultCacheBytes)
+	fs.Var(&v, "hash-cache", "memory for cached hash-tree pages of all swarms, e.g. 64MiB (default 32MiB)")
+	return &v
 }

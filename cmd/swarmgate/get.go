@@ -30,6 +30,7 @@ func cmdGet(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs.Var(&peers, "peer", "peer host:port to download from (repeatable)")
 	out := fs.String("o", "", "output file (required); - streams the content to stdout in order as it verifies")
 	listen := fs.String("listen", "0.0.0.0:0", "UDP address to use")
+	hcache := hashCacheFlag(fs)
 	state := fs.String("state", "", "state directory for resuming (default: OUT.swarmgate)")
 	cs := fs.Int("chunk-size", 0, "chunk size in bytes (default: the link's, else 1024)")
 	stall := fs.Duration("stall", time.Minute, "give up after this long without progress or peers")
@@ -116,7 +117,7 @@ func cmdGet(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		}
 	}
 	log := newLogger(stderr, *verbose)
-	pn, err := openPeer(*listen, *state, log, swarm.Config{Compat: cmode, LoopbackDatagram: *lbDgram})
+	pn, err := openPeer(*listen, *state, log, swarm.Config{Compat: cmode, LoopbackDatagram: *lbDgram, HashCache: int(*hcache)})
 	if err != nil {
 		return err
 	}

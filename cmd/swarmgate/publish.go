@@ -19,6 +19,7 @@ import (
 func cmdPublish(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("publish", stderr)
 	listen := fs.String("listen", "0.0.0.0:0", "UDP address to use")
+	hcache := hashCacheFlag(fs)
 	var peers listFlag
 	fs.Var(&peers, "peer", "booster host:port to upload to (repeatable)")
 	state := fs.String("state", node.DefaultStateDir("publish"), "state directory")
@@ -45,7 +46,7 @@ func cmdPublish(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	log := newLogger(stderr, *verbose)
-	p, err := openPeer(*listen, *state, log, swarm.Config{})
+	p, err := openPeer(*listen, *state, log, swarm.Config{HashCache: int(*hcache)})
 	if err != nil {
 		return err
 	}

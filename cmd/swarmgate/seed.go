@@ -17,6 +17,7 @@ import (
 func cmdSeed(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("seed", stderr)
 	listen := fs.String("listen", "0.0.0.0:7758", "UDP address to serve on")
+	hcache := hashCacheFlag(fs)
 	state := fs.String("state", node.DefaultStateDir("seed"), "state directory (SQLite database and hash trees)")
 	cs := fs.Int("chunk-size", 1024, "chunk size in bytes")
 	hf := fs.String("hash", "sha1", "Merkle hash function: sha1 or sha256")
@@ -38,7 +39,7 @@ func cmdSeed(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	log := newLogger(stderr, *verbose)
-	p, err := openPeer(*listen, *state, log, swarm.Config{LoopbackDatagram: *lbDgram})
+	p, err := openPeer(*listen, *state, log, swarm.Config{LoopbackDatagram: *lbDgram, HashCache: int(*hcache)})
 	if err != nil {
 		return err
 	}

@@ -181,8 +181,6 @@ func (s *Swarm) restore(info store.Info) error {
 func (s *Swarm) sizeKnown() {
 	n := s.tree.NumChunks()
 	s.have = newBitset(n)
-	s.reqd = newBitset(n)
-	s.avail = make([]uint16, n)
 	for _, h := range s.storedHashes {
 		if !s.tree.Known(h.Bin) {
 			s.tree.Put(h.Bin, h.Hash)
@@ -220,6 +218,12 @@ func (s *Swarm) sizeKnown() {
 		s.have.setRange(r.Start, r.End)
 	}
 	s.nhave = s.have.count()
+	if s.nhave < n {
+		// Picker state, only while something is missing: a seeder never
+		// needs it (2 bytes a chunk: 2 MiB per GiB of 1 KiB chunks).
+		s.reqd = newBitset(n)
+		s.avail = make([]uint16, n)
+	}
 	for _, ch := range s.channels {
 		ch.sizeKnown()
 	}

@@ -24,6 +24,26 @@ const (
 
 type page [pageWords]uint64
 
+// full is the one shared page of a stretch with every bit set: a seeder's
+// maps cost a map entry per page, not a page. It is never written: Remove
+// copies it first.
+var full = func() *page {
+	p := new(page)
+	for i := range p {
+		p[i] = ^uint64(0)
+	}
+	return p
+}()
+
+func (p *page) isFull() bool {
+	for _, w := range p {
+		if w != ^uint64(0) {
+			return false
+		}
+	}
+	return true
+}
+
 // Set is a sparse bitset over uint64 indices. The zero value is empty and
 // ready to use.
 type Set struct {
@@ -93,6 +113,12 @@ func (s *Set) Remove(i uint64) bool {
 	p := s.page(n, false)
 	if p == nil {
 		return false
+	}
+	if p == full {
+		cp := *full
+		p = &cp
+		s.pages[n] = p
+		s.lastN, s.lastP = n, p
 	}
 	j := i % PageBits
 	w, m := &p[j/64], uint64(1)<<(j%64)
@@ -203,6 +229,10 @@ func (s *Set) Ranges() [][2]uint64 {
 func (s *Set) Clone() *Set {
 	c := &Set{count: s.count, pages: make(map[uint64]*page, len(s.pages))}
 	for n, p := range s.pages {
+		if p == full {
+			c.pages[n] = full
+			continue
+		}
 		cp := *p
 		c.pages[n] = &cp
 	}
@@ -223,6 +253,12 @@ func (s *Set) TakeDirty() (nums []uint64, data [][]byte) {
 	data = make([][]byte, len(nums))
 	for k, n := range nums {
 		data[k] = s.PageData(n)
+		if p := s.pages[n]; p != nil && p != full && p.isFull() {
+			s.pages[n] = full // give the page's memory back
+			if s.lastN == n {
+				s.lastP = full
+			}
+		}
 	}
 	clear(s.dirty)
 	return nums, data
@@ -277,7 +313,11 @@ func (s *Set) LoadPage(n uint64, data []byte) error {
 		if s.pages == nil {
 			s.pages = make(map[uint64]*page)
 		}
-		s.pages[n] = &p
+		if c == PageBits {
+			s.pages[n] = full
+		} else {
+			s.pages[n] = &p
+		}
 	}
 	s.count += c
 	s.lastP = nil

@@ -128,3 +128,37 @@ func FuzzPages(f *testing.F) {
 		}
 	})
 }
+
+// TestFullPagesShared: full pages share one read-only page; clearing a bit
+// of one copies it and leaves the others full.
+func TestFullPagesShared(t *testing.T) {
+	var s Set
+	for i := uint64(0); i < 3*PageBits; i++ {
+		s.Add(i)
+	}
+	s.TakeDirty()
+	if s.pages[0] != full || s.pages[1] != full || s.pages[2] != full {
+		t.Fatal("full pages not shared after TakeDirty")
+	}
+	if !s.Remove(PageBits + 5) {
+		t.Fatal("Remove of a set bit")
+	}
+	if s.Has(PageBits+5) || !s.Has(5) || !s.Has(2*PageBits+5) || !full.isFull() {
+		t.Fatal("Remove on a shared full page leaked into the others")
+	}
+	if s.Count() != 3*PageBits-1 {
+		t.Fatalf("count %d", s.Count())
+	}
+	var l Set
+	if err := l.LoadPage(7, s.PageData(0)); err != nil {
+		t.Fatal(err)
+	}
+	if l.pages[7] != full || l.Count() != PageBits {
+		t.Fatal("LoadPage of a full page")
+	}
+	c := l.Clone()
+	c.Remove(7 * PageBits)
+	if !l.Has(7*PageBits) || c.Has(7*PageBits) {
+		t.Fatal("Clone shares a written page")
+	}
+}
