@@ -327,7 +327,9 @@ func prepareUniform(dir, state string, n int, size int64) error {
 				bins, hashes = bins[:0], hashes[:0]
 			}
 		}
-		m, ok := sw.(interface{ MarkVerified(first, last uint64) error })
+		m, ok := sw.(interface {
+			MarkVerified(first, last uint64) error
+		})
 		if !ok {
 			sw.Close()
 			return errors.New("bench mem: store cannot mark content verified")

@@ -101,6 +101,6 @@ func parseSize(v string) (int64, error) {
 // the hash trees read from the state directory (swarm.Config.HashCache).
 func hashCacheFlag(fs *flag.FlagSet) *sizeFlag {
 	v := sizeFlag(merkle.DefaultCacheBytes)
-	fs.Var(&v, "hash-cache", "memory for cached hash-tree pages of all swarms, e.g. 64MiB (default 32MiB)")
+	fs.Var(&v, "hash-cache", "memory for cached hash-tree pages of all swarms, e.g. 64MiB (default 8MiB)")
 	return &v
 }

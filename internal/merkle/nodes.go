@@ -24,7 +24,7 @@ type NodeStore interface {
 const pageBins = 256
 
 // DefaultCacheBytes is the default bound of a NodeCache.
-const DefaultCacheBytes = 32 << 20
+const DefaultCacheBytes = 8 << 20
 
 // NodeCache is a bounded LRU cache of node-hash pages shared by the trees
 // of a process (or of an engine): the memory a seeder's trees cost is its

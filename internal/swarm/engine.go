@@ -51,7 +51,7 @@ type Config struct {
 	// store keeps them in a file (store.HashReader, sqlitestore): they are
 	// read on demand through one cache of at most this many bytes, so a
 	// node seeding thousands of swarms stays within it. Default
-	// merkle.DefaultCacheBytes (32 MiB).
+	// merkle.DefaultCacheBytes (8 MiB).
 	HashCache int
 }
 
