@@ -17,8 +17,6 @@ import "time"
 //     bytes; a loss with a queue above that, or a round trip losing more
 //     than lossGuard of its datagrams, is congestion and halves the
 //     window, as RFC 6817 §2.4.1 says;
-//   - with the queue under a quarter of the target, the window grows at
-//     least a quarter as fast as slow start (RFC 9406 §4.3);
 //   - after a timeout, slow start resumes up to half the old window.
 type ledbat struct {
 	mss        int     // bytes per full datagram
@@ -156,14 +154,6 @@ func (l *ledbat) onAck(now time.Time, acked, flight int) {
 			gap := closeGap * float64(ledbatTarget-q) / float64(rtt) * float64(acked)
 			if off > 0 {
 				inc = max(inc, gap)
-				if q < ledbatTarget/4 {
-					// A queue this short means the path has room: grow a
-					// quarter as fast as slow start (HyStart++'s
-					// conservative slow start, RFC 9406 §4.3), so an early
-					// exit on a delay blip does not leave a long path
-					// filling at a few percent per round trip.
-					inc = max(inc, float64(acked)/4)
-				}
 			} else {
 				inc = min(inc, gap)
 			}
