@@ -2,78 +2,90 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"path/filepath"
 
-	"github.com/swarmgate/swarmgate/internal/node"
-
-	"github.com/swarmgate/swarmgate/internal/dhtnet"
+	"github.com/swarmgate/swarmgate/booster"
+	"github.com/swarmgate/swarmgate/internal/feed"
 	"github.com/swarmgate/swarmgate/internal/link"
-	"github.com/swarmgate/swarmgate/internal/store"
-	"github.com/swarmgate/swarmgate/internal/swarm"
+	"github.com/swarmgate/swarmgate/internal/node"
 )
 
-// cmdBoost is the booster role for given links (thesis ch. 11 §IV-A):
-// told of new content, it announces itself on the DHT at once, before it
-// holds a byte, so that the source finds it and connects out to it; it
-// fetches from whoever connects or announces, then seeds and keeps
-// re-announcing.
+// cmdBoost is the booster role for given links (thesis ch. 11 §IV-A),
+// folded into the daemon: with a booster running (its --data or --socket),
+// the links are handed to it; otherwise a booster daemon starts in the
+// foreground with them (same flags as `swarmgate booster`). Told of new
+// content, it announces itself on the DHT at once, before it holds a
+// byte, so that the source finds it and connects out to it.
 func cmdBoost(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("boost", stderr)
-	listen := fs.String("listen", "0.0.0.0:7758", "UDP address to serve on")
-	hcache := hashCacheFlag(fs)
-	state := fs.String("state", node.DefaultStateDir("boost"), "state directory (content, SQLite, hash trees)")
-	df := addDHTFlags(fs)
-	verbose := fs.Bool("v", false, "verbose logs")
-	pos, err := parse(fs, args)
-	if err != nil {
-		return err
+	var links, rest []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if len(a) > 0 && a[0] != '-' {
+			if _, err := link.Parse(a); err == nil {
+				links = append(links, a)
+				continue
+			}
+		}
+		rest = append(rest, a)
 	}
-	if len(pos) == 0 {
+	if len(links) == 0 {
 		return fmt.Errorf("%w: boost needs at least one LINK or ROOT", errUsage)
 	}
-	var links []link.Link
-	for _, p := range pos {
-		l, err := link.Parse(p)
-		if err != nil {
-			return err
+	// The one-shot form's flags: --state is the data directory, and the
+	// feed HTTP port is any free loopback one unless --http is given.
+	hasHTTP := false
+	for i, a := range rest {
+		switch a {
+		case "--state", "-state":
+			rest[i] = "--data"
+		case "--http", "-http":
+			hasHTTP = true
 		}
-		links = append(links, l)
 	}
-	log := newLogger(stderr, *verbose)
-	p, err := openPeer(*listen, *state, log, swarm.Config{HashCache: int(*hcache)})
-	if err != nil {
+	if !hasHTTP {
+		rest = append(rest, "--http", "127.0.0.1:0")
+	}
+	sock := filepath.Join(node.DefaultStateDir("booster"), "booster.sock")
+	for i, a := range rest {
+		if (a == "--data" || a == "-data") && i+1 < len(rest) {
+			sock = filepath.Join(rest[i+1], "booster.sock")
+		}
+		if (a == "--socket" || a == "-socket") && i+1 < len(rest) {
+			sock = rest[i+1]
+		}
+	}
+	err := handToDaemon(ctx, sock, links, stdout)
+	if !errors.Is(err, errNoDaemon) {
 		return err
 	}
-	defer p.Close()
-	conn, st, e := p.Conn, p.Store, p.Engine
-	stop := node.RunEngine(ctx, e)
-	defer stop()
-	n, err := startDHT(ctx, df, conn.LocalAddr(), false, filepath.Join(*state, "dht.db"), log)
-	if err != nil {
-		return err
-	}
-	defer n.Stop()
+	return boosterRun(ctx, rest, links, stdout, stderr)
+}
+
+func handToDaemon(ctx context.Context, sock string, links []string, stdout io.Writer) error {
 	for _, l := range links {
-		sw, err := st.Open(store.Info{SwarmID: l.Root, HashFunc: l.HashFunc, ChunkSize: l.ChunkSize, Length: -1, Name: l.Name})
-		if err != nil {
+		b, _ := json.Marshal(map[string]string{"link": l})
+		if err := daemonCall(ctx, sock, http.MethodPost, "/boost", b, nil); err != nil {
 			return err
 		}
-		defer sw.Close()
-		s, err := e.Add(swarm.SwarmConfig{Store: sw})
-		if err != nil {
-			return err
-		}
-		id, _ := dhtnet.SwarmID(l.Root)
-		m, err := n.Join(ctx, id, dhtnet.RoleBooster, node.UDPPort(conn.LocalAddr()))
-		if err != nil {
-			return err
-		}
-		defer m.Close()
-		go node.ConnectPeers(m, s)
-		fmt.Fprintf(stdout, "boosting %s\n", l.TSwift(node.Advertised(conn.LocalAddr())))
+		fmt.Fprintf(stdout, "boosting %s (handed to the booster at %s)\n", l, sock)
 	}
-	<-ctx.Done()
 	return nil
+}
+
+// boostLink boosts a link in a booster started here.
+func boostLink(b *booster.Booster, s string) (link.Link, error) {
+	l, err := link.Parse(s)
+	if err != nil {
+		return l, err
+	}
+	c := feed.ContentOf(l)
+	if c.Length < 0 {
+		c.Length = 0
+	}
+	return l, b.Boost(c, feed.UID{}, 0)
 }

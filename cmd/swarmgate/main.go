@@ -20,7 +20,8 @@ Usage:
   swarmgate get LINK|ROOT [--peer ADDR]... -o OUT [--listen ADDR] [--state DIR]
                             (no peer: finds peers on the DHT as a quiet leecher)
   swarmgate publish FILE [--peer BOOSTER]... [--bootstrap ADDR]...
-  swarmgate boost LINK... [--listen ADDR] [--state DIR] [--bootstrap ADDR]...
+  swarmgate booster [run|follow|unfollow|status|pin|seed|boost|opml-export|opml-import] [flags]
+  swarmgate boost LINK... [booster flags]   hand links to the running booster, or run one with them
   swarmgate dht-node [--listen ADDR] [--bootstrap ADDR]...
   swarmgate gateway [--listen ADDR] [--data DIR] [--udp ADDR] [--peer ADDR]... [--no-dht]
                    [--quota SIZE] [--tls-cert F --tls-key F | --domain NAME] [--seed FILE]...
@@ -78,6 +79,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdRun(ctx, rest, stdout, stderr)
 	case "gateway":
 		return cmdGateway(ctx, rest, stdout, stderr)
+	case "booster":
+		return cmdBooster(ctx, rest, stdout, stderr)
 	case "boost":
 		return cmdBoost(ctx, rest, stdout, stderr)
 	case "dht-node":

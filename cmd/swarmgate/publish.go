@@ -31,6 +31,7 @@ func cmdPublish(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	noDHT := fs.Bool("no-dht", false, "do not look for boosters on the DHT (only --peer)")
 	poll := fs.Duration("poll", 5*time.Second, "how often the source asks the DHT for boosters")
 	verbose := fs.Bool("v", false, "verbose logs")
+	fp := addFeedPublishFlags(fs)
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -40,6 +41,11 @@ func cmdPublish(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	if b := df.bootstrapList(); len(peers) == 0 && (*noDHT || (b != nil && len(b) == 0)) {
 		return fmt.Errorf("%w: no boosters: pass --peer BOOSTER or DHT --bootstrap nodes", errUsage)
+	}
+	if fp.enabled() {
+		if err := fp.check(); err != nil {
+			return err
+		}
 	}
 	o, err := hashOptions(*cs, *hf)
 	if err != nil {
@@ -70,6 +76,11 @@ func cmdPublish(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	stop := node.RunEngine(ctx, e)
 	defer stop()
+	if fp.enabled() {
+		if err := fp.post(ctx, info, stdout); err != nil {
+			return err
+		}
+	}
 	for _, p := range peers {
 		a, err := net.ResolveUDPAddr("udp", p)
 		if err != nil {
@@ -96,6 +107,16 @@ func cmdPublish(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		}
 		defer m.Close()
 		go node.ConnectPeers(m, s)
+		headDone := make(chan struct{})
+		go func() {
+			defer close(headDone)
+			if fp.enabled() {
+				hctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+				defer cancel()
+				fp.putHead(hctx, n.Node, log)
+			}
+		}()
+		defer func() { <-headDone }()
 		err = waitFullCopy(ctx, s, *timeout, stderr)
 		if err == nil {
 			m.Done()
