@@ -240,4 +240,3 @@ func (b *Booster) apiHandler() http.Handler {
 	})
 	return mux
 }
-
