@@ -2,7 +2,10 @@ package main
 
 import (
 	"bufio"
+	"context"
+	"encoding/hex"
 	"encoding/json"
+	"net/http"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -124,8 +127,13 @@ func TestE2EBoosters(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	maria, _, err := feed.LoadOrCreateKey(filepath.Join(dir, "maria.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	fast := []string{"--pull-interval", "2s", "--gap-interval", "1s"}
-	home := startBooster(t, filepath.Join(dir, "home"), append([]string{"--feed-only", "--host-uid", pub.UID().String(), "--bootstrap", nodes[0]}, fast...)...)
+	home := startBooster(t, filepath.Join(dir, "home"), append([]string{"--feed-only", "--host-uid", pub.UID().String(),
+		"--host-uid", maria.UID().String(), "--bootstrap", nodes[0]}, fast...)...)
 	var bs []*daemon
 	for i := range 2 {
 		b := startBooster(t, filepath.Join(dir, "b"+string(rune('1'+i))), append([]string{"--bootstrap", nodes[1+i]}, fast...)...)
@@ -169,5 +177,31 @@ func TestE2EBoosters(t *testing.T) {
 	st := b2.status(t)
 	if len(st.Follows) != 1 || st.Follows[0].Head != 3 {
 		t.Fatalf("returning booster's feed: %+v", st.Follows)
+	}
+
+	// Meta-boosting: a booster that follows only Maria boosts the content
+	// of a post by a uid it does not follow once Maria reposts it.
+	b4 := startBooster(t, filepath.Join(dir, "b4"), append([]string{"--bootstrap", nodes[4]}, fast...)...)
+	mustSucceed(t, b4.ctl(t, "follow", maria.UID().String(), "--node", home.url), "follow maria")
+	time.Sleep(2 * time.Second)
+	st = bs[0].status(t)
+	var orig feed.Content
+	for _, s := range st.Swarms {
+		if s.Root == root1 {
+			orig.Root, _ = hex.DecodeString(s.Root)
+			orig.ChunkSize, orig.Length, orig.Name = 1024, s.Length, s.Name
+		}
+	}
+	rp := &feed.Post{Seq: 1, Time: time.Now(), Kind: feed.KindRepost, Ref: feed.Ref{UID: pub.UID(), Seq: 1}, Links: []feed.Content{orig}}
+	raw, err := rp.Sign(maria)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := feed.Publish(context.Background(), http.DefaultClient, home.url, raw); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "repost boosted", 90*time.Second, func() bool { return b4.holds(t, root1) })
+	if st := b4.status(t); len(st.Follows) != 1 || st.Follows[0].UID != maria.UID().String() {
+		t.Fatalf("b4 follows %+v", st.Follows)
 	}
 }
