@@ -27,7 +27,7 @@ import (
 
 func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return fmt.Errorf("%w: bench transfer|path|lossy|hash|mem|dht|signal|rtc", errUsage)
+		return fmt.Errorf("%w: bench transfer|path|lossy|hash|mem|dht|signal|rtc|boost", errUsage)
 	}
 	switch args[0] {
 	case "transfer":
@@ -46,6 +46,8 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return benchMemSeed(ctx, args[1:], stdout, stderr)
 	case "dht":
 		return benchDHT(ctx, args[1:], stdout, stderr)
+	case "boost":
+		return benchBoost(ctx, args[1:], stdout, stderr)
 	case "rtc":
 		return benchRTC(ctx, args[1:], stdout, stderr)
 	case "signal":

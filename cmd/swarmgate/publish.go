@@ -32,6 +32,7 @@ func cmdPublish(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	poll := fs.Duration("poll", 5*time.Second, "how often the source asks the DHT for boosters")
 	verbose := fs.Bool("v", false, "verbose logs")
 	fp := addFeedPublishFlags(fs)
+	statsFile := fs.String("stats-json", "", "write the source's upload figures as JSON to this file on exit")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -74,6 +75,7 @@ func cmdPublish(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
+	defer writeSourceStats(*statsFile, s, info.Length)
 	stop := node.RunEngine(ctx, e)
 	defer stop()
 	if fp.enabled() {

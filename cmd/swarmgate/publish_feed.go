@@ -18,6 +18,7 @@ import (
 	"github.com/swarmgate/swarmgate/internal/feed"
 	"github.com/swarmgate/swarmgate/internal/node"
 	"github.com/swarmgate/swarmgate/internal/store"
+	"github.com/swarmgate/swarmgate/internal/swarm"
 )
 
 // feedPublish is `publish --text`: sign a post linking the content and
@@ -116,4 +117,14 @@ func (f *feedPublish) putHead(ctx context.Context, dir feed.Directory, log *slog
 		return
 	}
 	log.Info("BEP 44 head stored", "seq", f.seq)
+}
+
+// writeSourceStats records what the source uploaded (bench boost).
+func writeSourceStats(path string, s *swarm.Swarm, length int64) {
+	if path == "" {
+		return
+	}
+	st := s.Stats()
+	b, _ := json.Marshal(map[string]any{"content_bytes": length, "uploaded_bytes": st.BytesUploaded, "chunks_served": st.ChunksServed})
+	os.WriteFile(path, append(b, '\n'), 0o644)
 }
