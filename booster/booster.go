@@ -451,6 +451,7 @@ func (b *Booster) start(r boostRow) error {
 		}
 		a.m = m
 		go node.ConnectPeers(m, s)
+		go b.askWhileIncomplete(m, s)
 	}
 	b.mu.Lock()
 	b.swarms[hex.EncodeToString(r.c.Root)] = a
@@ -523,6 +524,35 @@ func (b *Booster) usageLoop(ctx context.Context) {
 		b.mu.Unlock()
 		for _, r := range dirty {
 			b.db.put(r)
+		}
+	}
+}
+
+// askWhileIncomplete asks the DHT for more peers every few seconds while
+// the swarm lacks chunks and no connected peer is a seeder: boosters that
+// announced after our first lookup (or a source that left) must not leave
+// us stuck until the next announce round.
+func (b *Booster) askWhileIncomplete(m *dhtnet.Membership, s *swarm.Swarm) {
+	t := time.NewTicker(3 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-b.ctx.Done():
+			return
+		case <-s.Done():
+			return
+		case <-t.C:
+		}
+		have, total := s.Progress()
+		if total > 0 && have == total {
+			return
+		}
+		seeder := false
+		for _, p := range s.Peers() {
+			seeder = seeder || (p.Open && p.Seeder)
+		}
+		if !seeder {
+			m.NeedPeers()
 		}
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/swarmgate/swarmgate/booster"
@@ -165,8 +166,20 @@ func boosterRun(ctx context.Context, args, links []string, stdout, stderr io.Wri
 	return b.Run(ctx)
 }
 
+// socketClients holds one HTTP client per daemon socket (connections are
+// reused, not leaked per call).
+var socketClients sync.Map
+
 // socketClient is an HTTP client to the daemon's unix socket.
 func socketClient(sock string) *http.Client {
+	if c, ok := socketClients.Load(sock); ok {
+		return c.(*http.Client)
+	}
+	c, _ := socketClients.LoadOrStore(sock, newSocketClient(sock))
+	return c.(*http.Client)
+}
+
+func newSocketClient(sock string) *http.Client {
 	return &http.Client{Timeout: 5 * time.Minute, Transport: &http.Transport{
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 			var d net.Dialer
