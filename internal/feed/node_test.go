@@ -50,7 +50,7 @@ type testNode struct {
 }
 
 // startNode runs a node on a loopback HTTP server.
-func startNode(t *testing.T, ctx context.Context, id *feed.Identity, client *http.Client, mod func(*feed.Config)) *testNode {
+func startNode(t testing.TB, ctx context.Context, id *feed.Identity, client *http.Client, mod func(*feed.Config)) *testNode {
 	t.Helper()
 	tn := &testNode{new: make(chan *feed.Post, 1000)}
 	var h atomic.Value
