@@ -48,6 +48,8 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return benchDHT(ctx, args[1:], stdout, stderr)
 	case "boost":
 		return benchBoost(ctx, args[1:], stdout, stderr)
+	case "gateway":
+		return benchGateway(ctx, args[1:], stdout, stderr)
 	case "rtc":
 		return benchRTC(ctx, args[1:], stdout, stderr)
 	case "signal":
