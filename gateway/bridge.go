@@ -32,7 +32,7 @@ type bridge struct {
 func startBridge(ctx context.Context, cfg Config, onJoin func(string, signaling.Role), other func(signaling.Message)) (*bridge, error) {
 	b := &bridge{done: make(chan struct{})}
 	b.broker = signaling.NewBroker(signaling.Config{Limits: cfg.Signal, Logger: cfg.Logger.With("part", "signaling"), OnJoin: onJoin})
-	b.handler = signaling.NewHandler(b.broker, signaling.HandlerConfig{AllowedOrigins: cfg.AllowedOrigins})
+	b.handler = signaling.NewHandler(b.broker, cfg.SignalHandler)
 	ctx, b.cancel = context.WithCancel(ctx)
 	mine, theirs := signaling.Pipe()
 	go b.broker.Serve(ctx, theirs, signaling.SessionOptions{Trusted: true})

@@ -54,9 +54,9 @@ type Config struct {
 	// Signal bounds the signaling broker (each limit a flag: see
 	// signaling.Limits.AddFlags); zero fields take their defaults.
 	Signal signaling.Limits
-	// AllowedOrigins are other origins whose pages may open /signal
-	// sessions ("*" any). Default: same origin only.
-	AllowedOrigins []string
+	// SignalHandler is how /signal upgrades requests (allowed origins,
+	// handshake timeout; flags from signaling.HandlerConfig.AddFlags).
+	SignalHandler signaling.HandlerConfig
 	// RTC configures the gateway's WebRTC transport (ICE servers, peer
 	// connection limits and timeouts); ID and Signaler are filled in.
 	RTC rtc.Config

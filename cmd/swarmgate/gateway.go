@@ -42,12 +42,12 @@ func runGateway(ctx context.Context, name string, args []string, demoByDefault b
 	fs.DurationVar(&cfg.ReadHeaderTimeout, "read-header-timeout", 10*time.Second, "time a client has to send its request headers")
 	fs.DurationVar(&cfg.IdleTimeout, "idle-timeout", 2*time.Minute, "idle keep-alive connections are closed after this")
 	fs.BoolVar(&cfg.NoWebRTC, "no-webrtc", false, "no /signal and no WebRTC bridge (HTTP and UDP only)")
-	var iceServers, origins listFlag
+	var iceServers listFlag
 	fs.Var(&iceServers, "ice-server", "STUN/TURN server URL for WebRTC (repeatable; default none: host candidates)")
 	fs.BoolVar(&cfg.RTC.LoopbackOnly, "webrtc-loopback", false, "WebRTC on the loopback interface only (tests, benchmarks)")
 	fs.IntVar(&cfg.RTC.MaxPeers, "webrtc-max-peers", 256, "WebRTC peer connections open or being set up at once")
-	fs.Var(&origins, "allow-origin", "another origin (scheme://host[:port]) whose pages may use /signal (repeatable; * any)")
 	cfg.Signal.AddFlags(fs)
+	cfg.SignalHandler.AddFlags(fs)
 	fs.Var(&seeds, "seed", "a local file to seed, pinned (repeatable)")
 	withDemo := fs.Bool("demo", false, "seed the embedded demo video")
 	verbose := fs.Bool("v", false, "verbose logs")
@@ -60,7 +60,6 @@ func runGateway(ctx context.Context, name string, args []string, demoByDefault b
 		*withDemo = true
 	}
 	cfg.Quota = int64(quota)
-	cfg.AllowedOrigins = origins
 	if len(iceServers) > 0 {
 		cfg.RTC.ICEServers = []webrtc.ICEServer{{URLs: iceServers}}
 	}
