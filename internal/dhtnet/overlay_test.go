@@ -161,15 +161,15 @@ func TestRoles(t *testing.T) {
 		me := netip.AddrPortFrom(booster.Addr().Addr(), ppspPort)
 		// A node stores the announce before its answer reaches the
 		// booster: wait for both sides.
-		waitFor(t, 3*time.Second, "first announce", func() bool {
+		waitFor(t, 15*time.Second, "first announce", func() bool {
 			return o.holders(swarm, me) > 0 && mb.Stats().Announced > 0 && booster.Stats().AnnouncesSent > 0
 		})
-		waitFor(t, 5*time.Second, "re-announce", func() bool { return mb.Stats().Lookups >= 2 })
+		waitFor(t, 15*time.Second, "re-announce", func() bool { return mb.Stats().Lookups >= 2 })
 	})
 
 	boosterPeer := netip.AddrPortFrom(booster.Addr().Addr(), 7001)
 	t.Run("source polls, finds the booster, never announces", func(t *testing.T) {
-		recvPeer(t, ms, boosterPeer, 5*time.Second)
+		recvPeer(t, ms, boosterPeer, 15*time.Second)
 		waitFor(t, 3*time.Second, "repeated polls", func() bool { return ms.Stats().Lookups >= 3 })
 		ms.Done() // full copy uploaded
 		select {
@@ -206,7 +206,7 @@ func TestRoles(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer ml.Close()
-		recvPeer(t, ml, boosterPeer, 5*time.Second)
+		recvPeer(t, ml, boosterPeer, 15*time.Second)
 		time.Sleep(5 * leecher.cfg.PollInterval)
 		if n := ml.Stats().Lookups; n != 1 {
 			t.Fatalf("leecher ran %d lookups, want exactly 1", n)
