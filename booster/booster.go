@@ -68,6 +68,9 @@ type Config struct {
 	// HashCache bounds the memory of cached hash-tree pages of all swarms
 	// (default merkle.DefaultCacheBytes).
 	HashCache int
+	// IdleRelease is how long a swarm is without peers before its cached
+	// tree pages are dropped (swarm.Config.IdleRelease, default 30 s).
+	IdleRelease time.Duration
 	// FeedOnly keeps the feed node and boosts nothing.
 	FeedOnly bool
 	// PullInterval and GapInterval are the feed's (default 5 min, 30 s).
@@ -166,7 +169,7 @@ func New(cfg Config) (b *Booster, err error) {
 	}
 	conn = newLimitedConn(b.ctx, conn, cfg.UploadRate)
 	if b.peer, err = node.Open(node.Config{Conn: conn, StateDir: filepath.Join(cfg.DataDir, "peer"), Logger: b.log,
-		Engine: swarm.Config{HashCache: cfg.HashCache}}); err != nil {
+		Engine: swarm.Config{HashCache: cfg.HashCache, IdleRelease: cfg.IdleRelease}}); err != nil {
 		conn.Close()
 		return nil, err
 	}

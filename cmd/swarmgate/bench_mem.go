@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -38,6 +39,7 @@ func benchMem(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	counts := fs.String("swarms", "1,10,100", "comma-separated swarm counts to measure")
 	dir := fs.String("dir", "", "directory for content and state, kept for reuse (default: a temporary one)")
 	get := fs.Bool("get", true, "also measure while serving a download of one swarm")
+	profile := fs.String("memprofile", "", "write heap profiles to PREFIX-seed-N-idle.heap, PREFIX-seed-N-serving.heap and PREFIX-get.heap")
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
@@ -78,7 +80,7 @@ func benchMem(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	fmt.Fprintf(stderr, "prepared %d swarms of %s in %.1fs\n", maxN, sizeString(int64(size)), time.Since(t0).Seconds())
 	for _, n := range ns {
-		if err := memRun(ctx, exe, *dir, state, n, int64(size), *get, stdout); err != nil {
+		if err := memRun(ctx, exe, *dir, state, n, int64(size), *get, *profile, stdout); err != nil {
 			return err
 		}
 	}
@@ -86,8 +88,12 @@ func benchMem(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 }
 
 // memRun starts the seeding child over state and prints its figures.
-func memRun(ctx context.Context, exe, dir, state string, n int, size int64, get bool, stdout io.Writer) error {
-	child := exec.CommandContext(ctx, exe, "bench", "mem-seed", "--state", state, "--count", strconv.Itoa(n))
+func memRun(ctx context.Context, exe, dir, state string, n int, size int64, get bool, profile string, stdout io.Writer) error {
+	args := []string{"bench", "mem-seed", "--state", state, "--count", strconv.Itoa(n)}
+	if profile != "" {
+		args = append(args, "--memprofile", fmt.Sprintf("%s-seed-%d", profile, n))
+	}
+	child := exec.CommandContext(ctx, exe, args...)
 	out, err := child.StdoutPipe()
 	if err != nil {
 		return err
@@ -124,14 +130,18 @@ func memRun(ctx context.Context, exe, dir, state string, n int, size int64, get 
 	os.RemoveAll(outFile + ".swarmgate")
 	defer os.Remove(outFile)
 	defer os.RemoveAll(outFile + ".swarmgate")
-	g := exec.CommandContext(ctx, exe, "get", link, "--peer", addr, "-o", outFile, "--progress=false")
+	gargs := []string{"get", link, "--peer", addr, "-o", outFile, "--progress=false"}
+	if profile != "" {
+		gargs = append(gargs, "--memprofile", profile+"-get.heap")
+	}
+	g := exec.CommandContext(ctx, exe, gargs...)
 	g.Stderr = io.Discard
 	if err := g.Start(); err != nil {
 		return err
 	}
 	done := make(chan error, 1)
 	go func() { done <- g.Wait() }()
-	var maxRSS, maxAnon int64
+	var maxRSS, maxAnon, getAnon int64
 	t0 := time.Now()
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
@@ -147,12 +157,16 @@ func memRun(ctx context.Context, exe, dir, state string, n int, size int64, get 
 				getRSS = ru.Maxrss << 10
 			}
 			fmt.Fprintf(stdout, "seed %3d swarms x %s, serving: RSS %6.1f MiB, anonymous %6.1f MiB (peak of 100 ms samples)\n", n, sizeString(size), mib(maxRSS), mib(maxAnon))
-			fmt.Fprintf(stdout, "get of %s: peak RSS %6.1f MiB, %.1f s (%.1f MiB/s)\n", sizeString(size), mib(getRSS), secs, float64(size)/secs/(1<<20))
+			fmt.Fprintf(stdout, "get of %s: peak RSS %6.1f MiB, anonymous %6.1f MiB (peak of 100 ms samples), %.1f s (%.1f MiB/s)\n",
+				sizeString(size), mib(getRSS), mib(getAnon), secs, float64(size)/secs/(1<<20))
 			return nil
 		case <-tick.C:
 			r, a, err := procRSS(child.Process.Pid)
 			if err == nil {
 				maxRSS, maxAnon = max(maxRSS, r), max(maxAnon, a)
+			}
+			if _, a, err := procRSS(g.Process.Pid); err == nil {
+				getAnon = max(getAnon, a)
 			}
 		case <-ctx.Done():
 			return ctx.Err()
@@ -201,11 +215,16 @@ func benchMemSeed(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	fs := newFlags("bench mem-seed", stderr)
 	state := fs.String("state", "", "state directory prepared by bench mem")
 	count := fs.Int("count", 0, "seed the first COUNT swarms only (default all)")
-	hcache := hashCacheFlag(fs)
+	hcache := hashCacheFlag(fs, seedHashCache)
+	idle := idleReleaseFlag(fs)
+	profile := fs.String("memprofile", "", "write heap profiles to PREFIX-idle.heap a second after start and PREFIX-serving.heap at exit")
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
-	p, err := node.Open(node.Config{Listen: "127.0.0.1:0", StateDir: *state, Engine: swarm.Config{HashCache: int(*hcache)}})
+	if *profile != "" {
+		runtime.MemProfileRate = 4096
+	}
+	p, err := node.Open(node.Config{Listen: "127.0.0.1:0", StateDir: *state, Engine: swarm.Config{HashCache: int(*hcache), IdleRelease: *idle}})
 	if err != nil {
 		return err
 	}
@@ -235,7 +254,21 @@ func benchMemSeed(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if f, ok := stdout.(interface{ Sync() error }); ok {
 		f.Sync()
 	}
+	if *profile != "" {
+		select {
+		case <-time.After(time.Second):
+			if err := writeHeapProfile(*profile + "-idle.heap"); err != nil {
+				return err
+			}
+		case <-ctx.Done():
+		}
+	}
 	<-ctx.Done()
+	if *profile != "" {
+		if err := writeHeapProfile(*profile + "-serving.heap"); err != nil {
+			return err
+		}
+	}
 	return stop()
 }
 

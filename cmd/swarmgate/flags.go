@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/swarmgate/swarmgate/internal/merkle"
 )
@@ -69,7 +70,7 @@ func (l *listFlag) Set(v string) error {
 // sizeFlag parses sizes like 100MiB, 1GiB, 4096.
 type sizeFlag int64
 
-func (s *sizeFlag) String() string { return fmt.Sprint(int64(*s)) }
+func (s *sizeFlag) String() string { return sizeString(int64(*s)) }
 func (s *sizeFlag) Set(v string) error {
 	n, err := parseSize(v)
 	if err != nil {
@@ -99,8 +100,21 @@ func parseSize(v string) (int64, error) {
 
 // hashCacheFlag adds --hash-cache: the process-wide bound on the memory of
 // the hash trees read from the state directory (swarm.Config.HashCache).
-func hashCacheFlag(fs *flag.FlagSet) *sizeFlag {
-	v := sizeFlag(merkle.DefaultCacheBytes)
-	fs.Var(&v, "hash-cache", "memory for cached hash-tree pages of all swarms, e.g. 64MiB (default 8MiB)")
+// A seeder's default is merkle.DefaultCacheBytes; get passes
+// getHashCache: one download in order touches a few pages per tree layer.
+func hashCacheFlag(fs *flag.FlagSet, def int64) *sizeFlag {
+	v := sizeFlag(def)
+	fs.Var(&v, "hash-cache", "memory for cached hash-tree pages of all swarms, e.g. 64MiB")
 	return &v
 }
+
+// idleReleaseFlag adds --idle-release (swarm.Config.IdleRelease).
+func idleReleaseFlag(fs *flag.FlagSet) *time.Duration {
+	return fs.Duration("idle-release", 30*time.Second, "drop a swarm's cached hash-tree pages after this long without peers (read again on the first request; negative: never)")
+}
+
+// Default --hash-cache of seeding commands and of get.
+const (
+	seedHashCache = merkle.DefaultCacheBytes
+	getHashCache  = 1 << 20
+)

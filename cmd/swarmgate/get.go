@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/pprof"
 	"sync"
 	"time"
@@ -30,7 +31,7 @@ func cmdGet(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs.Var(&peers, "peer", "peer host:port to download from (repeatable)")
 	out := fs.String("o", "", "output file (required); - streams the content to stdout in order as it verifies")
 	listen := fs.String("listen", "0.0.0.0:0", "UDP address to use")
-	hcache := hashCacheFlag(fs)
+	hcache := hashCacheFlag(fs, getHashCache)
 	state := fs.String("state", "", "state directory for resuming (default: OUT.swarmgate)")
 	cs := fs.Int("chunk-size", 0, "chunk size in bytes (default: the link's, else 1024)")
 	stall := fs.Duration("stall", time.Minute, "give up after this long without progress or peers")
@@ -41,12 +42,16 @@ func cmdGet(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	lbDgram := fs.Int("loopback-datagram", 0, "largest datagram to loopback peers (default 17000; 1472 makes loopback behave like the Internet)")
 	verbose := fs.Bool("v", false, "verbose logs")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile to this file")
+	memprofile := fs.String("memprofile", "", "write a heap profile to this file when the download completes")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
 	}
 	if len(pos) != 1 {
 		return fmt.Errorf("%w: get takes one LINK or ROOT", errUsage)
+	}
+	if *memprofile != "" {
+		runtime.MemProfileRate = 4096 // small objects counted, not estimated
 	}
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
@@ -194,6 +199,9 @@ func cmdGet(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if werr != nil {
 		return werr
 	}
+	if err := writeHeapProfile(*memprofile); err != nil {
+		return err
+	}
 	if err := sw.Flush(); err != nil {
 		return err
 	}
@@ -288,4 +296,22 @@ func waitDownload(ctx context.Context, s *swarm.Swarm, bar *progressBar, stall t
 			}
 		}
 	}
+}
+
+// writeHeapProfile writes the live heap to path (nothing if path is empty),
+// after a collection, for `go tool pprof`.
+func writeHeapProfile(path string) error {
+	if path == "" {
+		return nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	runtime.GC()
+	if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }

@@ -19,7 +19,8 @@ import (
 func cmdPublish(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("publish", stderr)
 	listen := fs.String("listen", "0.0.0.0:0", "UDP address to use")
-	hcache := hashCacheFlag(fs)
+	hcache := hashCacheFlag(fs, seedHashCache)
+	idle := idleReleaseFlag(fs)
 	var peers listFlag
 	fs.Var(&peers, "peer", "booster host:port to upload to (repeatable)")
 	state := fs.String("state", node.DefaultStateDir("publish"), "state directory")
@@ -53,7 +54,7 @@ func cmdPublish(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	log := newLogger(stderr, *verbose)
-	p, err := openPeer(*listen, *state, log, swarm.Config{HashCache: int(*hcache)})
+	p, err := openPeer(*listen, *state, log, swarm.Config{HashCache: int(*hcache), IdleRelease: *idle})
 	if err != nil {
 		return err
 	}

@@ -17,7 +17,8 @@ import (
 func cmdSeed(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("seed", stderr)
 	listen := fs.String("listen", "0.0.0.0:7758", "UDP address to serve on")
-	hcache := hashCacheFlag(fs)
+	hcache := hashCacheFlag(fs, seedHashCache)
+	idle := idleReleaseFlag(fs)
 	state := fs.String("state", node.DefaultStateDir("seed"), "state directory (SQLite database and hash trees)")
 	cs := fs.Int("chunk-size", 1024, "chunk size in bytes")
 	hf := fs.String("hash", "sha1", "Merkle hash function: sha1 or sha256")
@@ -39,7 +40,7 @@ func cmdSeed(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	log := newLogger(stderr, *verbose)
-	p, err := openPeer(*listen, *state, log, swarm.Config{LoopbackDatagram: *lbDgram, HashCache: int(*hcache)})
+	p, err := openPeer(*listen, *state, log, swarm.Config{LoopbackDatagram: *lbDgram, HashCache: int(*hcache), IdleRelease: *idle})
 	if err != nil {
 		return err
 	}

@@ -292,8 +292,14 @@ func TestPickerStreamsFromPlayhead(t *testing.T) {
 	}
 	ch.addPeerHas(0, 999)
 	// Make chunks 600.. rare: nobody else has them, chunks <600 are everywhere.
-	for c := 0; c < 600; c++ {
-		s.avail[c] += 5
+	var others []*channel
+	for k := range 5 {
+		o, err := s.newChannel(&net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 20000 + k}, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		o.addPeerHas(0, 599)
+		others = append(others, o)
 	}
 	s.playhead = 100
 	s.have.setRange(100, 104)
@@ -307,6 +313,9 @@ func TestPickerStreamsFromPlayhead(t *testing.T) {
 		if c < 600 {
 			t.Fatalf("beyond the window, picked common chunk %d before rare ones: %v", c, got[32:])
 		}
+	}
+	for _, o := range others {
+		o.close("test", false)
 	}
 	ch.close("test", false)
 }

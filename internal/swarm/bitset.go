@@ -2,53 +2,178 @@ package swarm
 
 import "math/bits"
 
-// bitset is a fixed-size set of small integers (chunks or bins).
-type bitset []uint64
-
-func newBitset(n uint64) bitset { return make(bitset, (n+63)/64) }
-
-func (s bitset) has(i uint64) bool {
-	w := i >> 6
-	return w < uint64(len(s)) && s[w]&(1<<(i&63)) != 0
+// bitset is a fixed-size set of small integers (chunks or bins), paged so
+// that its memory follows what is irregular in it, not its size: a page of
+// pageBits indices costs nothing while empty, one shared read-only page
+// while full (a seeder's chunk map, a seeder peer's map, the part of a
+// download already done), and 4 KiB only while partly set. A map over
+// 1 GiB of 1 KiB chunks that is full or empty costs 320 bytes instead of
+// 128 KiB. Its methods accept a nil *bitset as the empty set of size 0.
+type bitset struct {
+	n      uint64   // size in bits
+	pages  []*bpage // nil: empty; fullPage: every bit set
+	counts []uint32 // set bits per page
 }
 
-func (s bitset) set(i uint64) {
-	if w := i >> 6; w < uint64(len(s)) {
-		s[w] |= 1 << (i & 63)
+const (
+	pageWords = 512 // 4 KiB
+	pageBits  = pageWords * 64
+)
+
+type bpage [pageWords]uint64
+
+// fullPage is shared by every full page of every bitset; never written.
+var fullPage = func() *bpage {
+	p := new(bpage)
+	for i := range p {
+		p[i] = ^uint64(0)
+	}
+	return p
+}()
+
+func newBitset(n uint64) *bitset {
+	np := (n + pageBits - 1) / pageBits
+	return &bitset{n: n, pages: make([]*bpage, np), counts: make([]uint32, np)}
+}
+
+// size returns the number of indices the set covers.
+func (s *bitset) size() uint64 {
+	if s == nil {
+		return 0
+	}
+	return s.n
+}
+
+// word returns the 64 bits starting at index 64·w (0 past the end).
+func (s *bitset) word(w uint64) uint64 {
+	if s == nil || w >= uint64(len(s.pages))*pageWords {
+		return 0
+	}
+	p := s.pages[w/pageWords]
+	if p == nil {
+		return 0
+	}
+	return p[w%pageWords]
+}
+
+func (s *bitset) has(i uint64) bool {
+	if s == nil || i >= s.n {
+		return false
+	}
+	p := s.pages[i/pageBits]
+	if p == nil {
+		return false
+	}
+	j := i % pageBits
+	return p[j/64]&(1<<(j%64)) != 0
+}
+
+// writable returns page k for writing, copying the shared full page.
+func (s *bitset) writable(k uint64) *bpage {
+	p := s.pages[k]
+	switch p {
+	case nil:
+		p = new(bpage)
+		s.pages[k] = p
+	case fullPage:
+		cp := *fullPage
+		p = &cp
+		s.pages[k] = p
+	}
+	return p
+}
+
+// settle gives page k's memory back when it is empty or full.
+func (s *bitset) settle(k uint64) {
+	switch s.counts[k] {
+	case 0:
+		s.pages[k] = nil
+	case pageBits:
+		s.pages[k] = fullPage
 	}
 }
 
-func (s bitset) clear(i uint64) {
-	if w := i >> 6; w < uint64(len(s)) {
-		s[w] &^= 1 << (i & 63)
+func (s *bitset) set(i uint64) {
+	if s == nil || i >= s.n {
+		return
 	}
+	k, j := i/pageBits, i%pageBits
+	if p := s.pages[k]; p != nil && p[j/64]&(1<<(j%64)) != 0 {
+		return
+	}
+	p := s.writable(k)
+	p[j/64] |= 1 << (j % 64)
+	s.counts[k]++
+	s.settle(k)
+}
+
+func (s *bitset) clear(i uint64) {
+	if s == nil || i >= s.n {
+		return
+	}
+	k, j := i/pageBits, i%pageBits
+	if p := s.pages[k]; p == nil || p[j/64]&(1<<(j%64)) == 0 {
+		return
+	}
+	p := s.writable(k)
+	p[j/64] &^= 1 << (j % 64)
+	s.counts[k]--
+	s.settle(k)
 }
 
 // setRange sets [first, last], clipped to the set's size.
-func (s bitset) setRange(first, last uint64) {
-	max := uint64(len(s))*64 - 1
-	if len(s) == 0 || first > max {
+func (s *bitset) setRange(first, last uint64) {
+	if s == nil || s.n == 0 || first >= s.n || first > last {
 		return
 	}
-	if last > max {
-		last = max
-	}
-	for i := first; i <= last; {
-		if i&63 == 0 && last-i >= 63 {
-			s[i>>6] = ^uint64(0)
-			i += 64
-			continue
+	last = min(last, s.n-1)
+	for first <= last {
+		k := first / pageBits
+		pf, pl := k*pageBits, k*pageBits+pageBits-1
+		if first == pf && last >= pl {
+			s.pages[k], s.counts[k] = fullPage, pageBits
+		} else {
+			end := min(last, pl)
+			if !s.allIn(first, end) {
+				p := s.writable(k)
+				for i := first; i <= end; i++ {
+					j := i % pageBits
+					if p[j/64]&(1<<(j%64)) == 0 {
+						p[j/64] |= 1 << (j % 64)
+						s.counts[k]++
+					}
+				}
+				s.settle(k)
+			}
 		}
-		s[i>>6] |= 1 << (i & 63)
-		i++
+		if pl >= last {
+			return
+		}
+		first = pl + 1
 	}
 }
 
 // words calls f with each word covering [first, last] and the mask of the
-// bits in range, until f returns false; first ≤ last < 64·len(s).
-func (s bitset) words(first, last uint64, f func(w, mask uint64) bool) {
+// bits in range, until f returns false; first ≤ last < size.
+func (s *bitset) words(first, last uint64, f func(w, mask uint64) bool) {
 	fw, lw := first>>6, last>>6
 	for w := fw; w <= lw; w++ {
+		if w%pageWords == 0 && lw-w >= pageWords-1 {
+			// A whole page at once when it is shared (every word the
+			// same: a partial mask of the first word gives the same
+			// answer to any and all).
+			if p := s.pages[w/pageWords]; p == nil || p == fullPage {
+				v := uint64(0)
+				if p != nil {
+					v = ^uint64(0)
+				}
+				if !f(v, ^uint64(0)) {
+					return
+				}
+				w += pageWords - 1
+				continue
+			}
+		}
 		m := ^uint64(0)
 		if w == fw {
 			m &= ^uint64(0) << (first & 63)
@@ -56,20 +181,19 @@ func (s bitset) words(first, last uint64, f func(w, mask uint64) bool) {
 		if w == lw {
 			m &= ^uint64(0) >> (63 - last&63)
 		}
-		if !f(s[w], m) {
+		if !f(s.word(w), m) {
 			return
 		}
 	}
 }
 
 // any reports whether a bit in [first, last] is set.
-func (s bitset) any(first, last uint64) bool {
-	max := uint64(len(s))*64 - 1
-	if len(s) == 0 || first > max || first > last {
+func (s *bitset) any(first, last uint64) bool {
+	if s == nil || s.n == 0 || first >= s.n || first > last {
 		return false
 	}
 	found := false
-	s.words(first, min(last, max), func(w, m uint64) bool {
+	s.words(first, min(last, s.n-1), func(w, m uint64) bool {
 		found = w&m != 0
 		return !found
 	})
@@ -77,10 +201,14 @@ func (s bitset) any(first, last uint64) bool {
 }
 
 // all reports whether every bit in [first, last] is set.
-func (s bitset) all(first, last uint64) bool {
-	if len(s) == 0 || last > uint64(len(s))*64-1 || first > last {
+func (s *bitset) all(first, last uint64) bool {
+	if s == nil || last >= s.n || first > last {
 		return false
 	}
+	return s.allIn(first, last)
+}
+
+func (s *bitset) allIn(first, last uint64) bool {
 	full := true
 	s.words(first, last, func(w, m uint64) bool {
 		full = w&m == m
@@ -90,9 +218,16 @@ func (s bitset) all(first, last uint64) bool {
 }
 
 // nextClear returns the first clear bit ≥ from, or n if none below n.
-func (s bitset) nextClear(from, n uint64) uint64 {
+func (s *bitset) nextClear(from, n uint64) uint64 {
+	if s == nil {
+		return min(from, n)
+	}
 	for i := from; i < n; {
-		w := s[i>>6] | (1<<(i&63) - 1)
+		if i%pageBits == 0 && s.pages[i/pageBits] == fullPage {
+			i += pageBits
+			continue
+		}
+		w := s.word(i>>6) | (1<<(i&63) - 1)
 		if w != ^uint64(0) {
 			j := i&^63 + uint64(bits.TrailingZeros64(^w))
 			if j >= n {
@@ -105,12 +240,57 @@ func (s bitset) nextClear(from, n uint64) uint64 {
 	return n
 }
 
-func (s bitset) count() uint64 {
-	var c int
-	for _, w := range s {
-		c += bits.OnesCount64(w)
+// nextSet returns the first set bit ≥ from, or n if none below n.
+func (s *bitset) nextSet(from, n uint64) uint64 {
+	if s == nil {
+		return n
 	}
-	return uint64(c)
+	for i := from; i < n; {
+		if i%pageBits == 0 && i/pageBits < uint64(len(s.pages)) && s.pages[i/pageBits] == nil {
+			i += pageBits
+			continue
+		}
+		w := s.word(i>>6) &^ (1<<(i&63) - 1)
+		if w != 0 {
+			return min(i&^63+uint64(bits.TrailingZeros64(w)), n)
+		}
+		i = (i | 63) + 1
+	}
+	return n
+}
+
+func (s *bitset) count() uint64 {
+	if s == nil {
+		return 0
+	}
+	var c uint64
+	for _, k := range s.counts {
+		c += uint64(k)
+	}
+	return c
+}
+
+// memBytes is the memory the set's pages hold (not the shared full page).
+func (s *bitset) memBytes() int {
+	if s == nil {
+		return 0
+	}
+	n := len(s.pages)*8 + len(s.counts)*4
+	for _, p := range s.pages {
+		if p != nil && p != fullPage {
+			n += pageWords * 8
+		}
+	}
+	return n
 }
 
 func trailingZeros(w uint64) int { return bits.TrailingZeros64(w) }
+
+// reset clears every bit.
+func (s *bitset) reset() {
+	if s == nil {
+		return
+	}
+	clear(s.pages)
+	clear(s.counts)
+}

@@ -51,7 +51,7 @@ type channel struct {
 	errors        int
 
 	// What the peer has (HAVE ∪ ACK); nil until our size is known.
-	peerHas     bitset
+	peerHas     *bitset
 	peerCount   uint64
 	pendingHave []ppsp.Spec
 	peerChoking bool
@@ -84,7 +84,7 @@ type channel struct {
 	parked        []flight  // scratch for detectLoss
 	anyAcked      bool
 	cc            *ledbat
-	sentHash      bitset
+	sentHash      *bitset
 	peaksSent     bool
 	uploaded      uint64
 	weChoke       bool
@@ -281,7 +281,7 @@ func (ch *channel) appendHaves(b []byte, room int) []byte {
 	size := 1 + ch.ctx.CAM.SpecSize()
 	for c := uint64(0); c < n && room >= size; {
 		if !ch.s.have.has(c) {
-			c = nextSet(ch.s.have, c, n)
+			c = ch.s.have.nextSet(c, n)
 			continue
 		}
 		// Largest aligned bin of verified chunks starting at c.
@@ -304,18 +304,6 @@ func (ch *channel) appendHaves(b []byte, room int) []byte {
 		c = l + 1
 	}
 	return b
-}
-
-func nextSet(s bitset, from, n uint64) uint64 {
-	for i := from; i < n; {
-		w := s[i>>6] &^ (1<<(i&63) - 1)
-		if w != 0 {
-			j := i&^63 + uint64(trailingZeros(w))
-			return min(j, n)
-		}
-		i = (i | 63) + 1
-	}
-	return n
 }
 
 // write sends a datagram on this channel, honouring the amplification
@@ -351,14 +339,6 @@ func (ch *channel) close(reason string, explicit bool) {
 	s.release(ch)
 	if s.sizeProbe == ch {
 		s.sizeProbe = nil
-	}
-	if ch.peerHas != nil && s.avail != nil {
-		n := s.tree.NumChunks()
-		for c := nextSet(ch.peerHas, 0, n); c < n; c = nextSet(ch.peerHas, c+1, n) {
-			if s.avail[c] > 0 {
-				s.avail[c]--
-			}
-		}
 	}
 	delete(s.channels, ch.local)
 	delete(ch.e.channels, ch.local)

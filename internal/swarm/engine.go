@@ -53,6 +53,11 @@ type Config struct {
 	// node seeding thousands of swarms stays within it. Default
 	// merkle.DefaultCacheBytes (8 MiB).
 	HashCache int
+	// IdleRelease is how long a swarm must be without channels before its
+	// hash-tree pages leave the cache (they are read again from the store
+	// on the first request, so an idle swarm costs a few hundred bytes).
+	// Default 30 s; negative: never.
+	IdleRelease time.Duration
 }
 
 // PathSizer is implemented by a transport (Config.Conn) that knows the
@@ -108,6 +113,9 @@ func (c *Config) defaults() error {
 	if c.MaxPeers == 0 {
 		c.MaxPeers = 64
 	}
+	if c.IdleRelease == 0 {
+		c.IdleRelease = 30 * time.Second
+	}
 	if c.Tick == 0 {
 		c.Tick = 20 * time.Millisecond
 	}
@@ -132,21 +140,26 @@ type Engine struct {
 	cache *merkle.NodeCache // of the trees kept in files (Config.HashCache)
 
 	// scratch, owned under mu
-	msgs     []ppsp.Message
-	cands    []merkle.Node
-	chunks   []merkle.Chunk
-	newly    []merkle.Bin
-	out      []byte
-	chunk    []byte
-	uncles   []merkle.Bin
-	tmpBins  []merkle.Bin
-	pickBuf  []uint64
-	candBuf  []uint64
-	ackBuf   []uint64
-	hashBuf  []byte
-	binBuf   []uint64
-	spineBuf []merkle.Bin
-	fresh    []merkle.Chunk
+	msgs    []ppsp.Message
+	cands   []merkle.Node
+	chunks  []merkle.Chunk
+	newly   []merkle.Bin
+	out     []byte
+	chunk   []byte
+	uncles  []merkle.Bin
+	tmpBins []merkle.Bin
+	pickBuf []uint64
+	candBuf []uint64
+	// rarestFirst's
+	partialBuf []*channel
+	availBuf   []uint32
+	idxBuf     []int
+	sortBuf    []uint64
+	ackBuf     []uint64
+	hashBuf    []byte
+	binBuf     []uint64
+	spineBuf   []merkle.Bin
+	fresh      []merkle.Chunk
 
 	stats EngineStats
 }

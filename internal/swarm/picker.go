@@ -96,9 +96,7 @@ func (s *Swarm) pick(ch *channel, max int, out []uint64) []uint64 {
 	if len(cands) < horizon {
 		cands = s.scan(ch, 0, min(start, n), horizon-len(cands), cands)
 	}
-	if !s.uniformAvail(cands) {
-		slices.SortStableFunc(cands, func(a, b uint64) int { return int(s.avail[a]) - int(s.avail[b]) })
-	}
+	s.rarestFirst(cands)
 	for _, c := range cands {
 		if len(out) >= max {
 			break
@@ -127,15 +125,56 @@ func (s *Swarm) pick(ch *channel, max int, out []uint64) []uint64 {
 	return out
 }
 
-// uniformAvail reports whether all candidates are equally rare (one
-// seeder, or all seeders): then index order is rarest-first order.
-func (s *Swarm) uniformAvail(cands []uint64) bool {
-	for _, c := range cands {
-		if s.avail[c] != s.avail[cands[0]] {
-			return false
+// rarestFirst orders candidate chunks by how many peers have them, fewest
+// first, lowest index among equals (cands come in index order, and the
+// sort is stable). Availability is counted here, over the candidates only,
+// rather than kept per chunk (2 bytes a chunk: 8 MiB for 4 GiB): seeders
+// have every chunk and add the same to each count, so only the peers
+// still downloading are counted, and with none of them (one seeder, or
+// only seeders: the common case) the index order is the order.
+func (s *Swarm) rarestFirst(cands []uint64) {
+	if len(cands) < 2 {
+		return
+	}
+	partial := s.e.partialBuf[:0]
+	for _, ch := range s.channels {
+		if ch.peerHas != nil && ch.peerCount > 0 && !ch.peerSeeder() {
+			partial = append(partial, ch)
 		}
 	}
-	return true
+	s.e.partialBuf = partial[:0]
+	if len(partial) == 0 {
+		return
+	}
+	avail := s.e.availBuf[:0]
+	uniform := true
+	for _, c := range cands {
+		a := uint32(0)
+		for _, ch := range partial {
+			if ch.peerHas.has(c) {
+				a++
+			}
+		}
+		avail = append(avail, a)
+		uniform = uniform && a == avail[0]
+	}
+	if !uniform {
+		idx := s.e.idxBuf[:0]
+		for i := range cands {
+			idx = append(idx, i)
+		}
+		slices.SortStableFunc(idx, func(a, b int) int { return int(avail[a]) - int(avail[b]) })
+		sorted := s.e.sortBuf[:0]
+		for _, i := range idx {
+			sorted = append(sorted, cands[i])
+		}
+		copy(cands, sorted)
+		s.e.idxBuf, s.e.sortBuf = idx[:0], sorted[:0]
+	}
+	for i := range partial {
+		partial[i] = nil // no references kept past the call
+	}
+	s.e.availBuf = avail[:0]
 }
 
 // scan appends chunks in [from, to) that ch has and nobody is fetching.
@@ -144,7 +183,7 @@ func (s *Swarm) scan(ch *channel, from, to uint64, max int, out []uint64) []uint
 		return out
 	}
 	for w := from >> 6; w <= (to-1)>>6 && max > 0; w++ {
-		m := ch.peerHas[w] &^ s.have[w] &^ s.reqd[w]
+		m := ch.peerHas.word(w) &^ s.have.word(w) &^ s.reqd.word(w)
 		if m == 0 {
 			continue
 		}

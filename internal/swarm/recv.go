@@ -162,26 +162,19 @@ func (ch *channel) onHave(sp ppsp.Spec) {
 	ch.ackRange(sp, ch.e.cfg.Now(), false)
 }
 
-// addPeerHas marks [first, last] as held by the peer and counts availability.
+// addPeerHas marks [first, last] as held by the peer.
 func (ch *channel) addPeerHas(first, last uint64) {
 	n := ch.s.tree.NumChunks()
 	if first >= n {
 		return
 	}
 	last = min(last, n-1)
-	s := ch.s
 	if ch.peerHas.all(first, last) {
 		return
 	}
-	for c := first; c <= last; c++ {
-		if !ch.peerHas.has(c) {
-			ch.peerHas.set(c)
-			ch.peerCount++
-			if s.avail != nil && s.avail[c] < ^uint16(0) {
-				s.avail[c]++
-			}
-		}
-	}
+	old := ch.peerHas.count()
+	ch.peerHas.setRange(first, last)
+	ch.peerCount += ch.peerHas.count() - old
 }
 
 // onChunks verifies and stores the DATA of one datagram.

@@ -56,7 +56,7 @@ func (ch *channel) nextRun(k int) (first uint64, n int, retx bool) {
 		w := &ch.want[0]
 		for w.first <= w.last && !ch.servable(w.first) {
 			if !ch.s.have.has(w.first) {
-				w.first = nextSet(ch.s.have, w.first, nc)
+				w.first = ch.s.have.nextSet(w.first, nc)
 				continue
 			}
 			w.first++
@@ -400,7 +400,7 @@ compact:
 	}
 	if lost || timeout {
 		// The lost datagram may have carried hashes: send them again.
-		clear(ch.sentHash)
+		ch.sentHash.reset()
 		if ch.peerCount == 0 {
 			ch.peaksSent = false
 		}
@@ -437,7 +437,7 @@ func (ch *channel) nackInFlight(sp ppsp.Spec) {
 	}
 	ch.s.stats.Nacks++
 	ch.cc.onLoss(now, lostBytes)
-	clear(ch.sentHash)
+	ch.sentHash.reset()
 	if ch.peerCount == 0 {
 		ch.peaksSent = false
 	}

@@ -50,10 +50,9 @@ type Swarm struct {
 	playhead uint64
 
 	// Download state; nil until the size is known.
-	have        bitset
+	have        *bitset
 	nhave       uint64
-	avail       []uint16
-	reqd        bitset              // chunks requested from some peer
+	reqd        *bitset             // chunks requested from some peer
 	req         map[uint64]*request // outstanding requests
 	sizeProbe   *channel            // the channel asked for a chunk to learn the size
 	sizeProbeAt time.Time
@@ -68,6 +67,9 @@ type Swarm struct {
 	banned         map[string]time.Time
 	known          map[string]net.Addr // peers heard of (PEX, Connect), not all connected
 	lastConnectTry map[string]time.Time
+
+	idleSince time.Time // when the last channel went; zero while there are channels
+	released  bool      // the tree's cached pages were dropped while idle
 
 	done     chan struct{}
 	complete bool
@@ -220,9 +222,8 @@ func (s *Swarm) sizeKnown() {
 	s.nhave = s.have.count()
 	if s.nhave < n {
 		// Picker state, only while something is missing: a seeder never
-		// needs it (2 bytes a chunk: 2 MiB per GiB of 1 KiB chunks).
+		// needs it.
 		s.reqd = newBitset(n)
-		s.avail = make([]uint16, n)
 	}
 	for _, ch := range s.channels {
 		ch.sizeKnown()
@@ -396,6 +397,23 @@ func (s *Swarm) ban(a net.Addr) {
 	delete(s.known, addrKey(a))
 }
 
+// idle drops the tree's cached pages once the swarm has been without
+// channels for Config.IdleRelease; the first request reads them again.
+func (s *Swarm) idle(now time.Time) {
+	if len(s.channels) > 0 {
+		s.idleSince, s.released = time.Time{}, false
+		return
+	}
+	if s.idleSince.IsZero() {
+		s.idleSince = now
+		return
+	}
+	if d := s.e.cfg.IdleRelease; d > 0 && !s.released && now.Sub(s.idleSince) >= d {
+		s.tree.Release()
+		s.released = true
+	}
+}
+
 // maxBanned bounds the ban list of a swarm.
 const maxBanned = 4096
 
@@ -522,6 +540,7 @@ func (s *Swarm) tick(now time.Time) {
 	for _, ch := range s.channels {
 		ch.tick(now)
 	}
+	s.idle(now)
 	if s.closed || (s.complete && s.mode == ModeLeech) {
 		return
 	}

@@ -56,7 +56,7 @@
 // buffer is written to the content file by a background goroutine, one
 // pwrite per run of consecutive chunks, while a second buffer fills, and
 // every checkpoint writes both. Bigger chunks are written with pwrite
-// before their bit is set. PutHash buffers up to 65,536
+// before their bit is set. PutHash buffers up to 8,192
 // hashes the same way before writing them to the sidecar. Memory stays
 // bounded whatever the content size.
 //

@@ -24,8 +24,10 @@ const (
 )
 
 // maxPending is how many tree-node hashes PutHash buffers before it writes
-// them to the sidecar.
-const maxPending = 1 << 16
+// them to the sidecar: 8192 (160 KiB of SHA-1 hashes and their index, about
+// 4 MiB of content downloaded in order) keeps the writes large and the
+// buffer small.
+const maxPending = 1 << 13
 
 // swarm is the state of one open swarm, shared by its handles. mu guards
 // everything below it. File I/O on chunks runs outside mu.
