@@ -83,7 +83,10 @@ func boosterFlags(fs *flag.FlagSet) (*booster.Config, func() (int64, int64), *st
 	idle := idleReleaseFlag(fs)
 	config := fs.String("config", "", "config file: one \"flag = value\" per line, # comments (flags and SWARMGATE_* win)")
 	verbose := fs.Bool("v", false, "verbose logs")
-	sizes := func() (int64, int64) { c.HashCache, c.IdleRelease = int(*hcache), *idle; return int64(quota), int64(upload) }
+	sizes := func() (int64, int64) {
+		c.HashCache, c.IdleRelease = int(*hcache), *idle
+		return int64(quota), int64(upload)
+	}
 	return c, sizes, config, verbose, &peers, &hosts, df
 }
 
