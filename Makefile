@@ -5,12 +5,31 @@ PKGS    := ./...
 # Packages that must build for the browser (js/wasm): cgo-free.
 WASM_PKGS := ./internal/merkle ./internal/ppsp ./internal/swarm ./internal/store ./internal/link ./internal/netsim ./internal/pcapfile ./internal/rtc ./signaling ./internal/feed ./internal/stream ./internal/client
 
-.PHONY: help build test bench check run fuzz clean generate
+.PHONY: help build test bench check run fuzz clean generate wasm vendor e2e
+
+# The browser client: built into ui/static/wasm/ (not committed: it is
+# megabytes and follows the Go version), embedded by the gateway.
+WASM_OUT := ui/static/wasm
+wasm: ## build the Go-WASM browser client into ui/static/wasm/
+	@mkdir -p $(WASM_OUT)
+	GOOS=js GOARCH=wasm CGO_ENABLED=0 $(GO) build -trimpath -ldflags="-s -w" -o $(WASM_OUT)/swarmgate.wasm ./wasm
+	cp "$$($(GO) env GOROOT)/lib/wasm/wasm_exec.js" $(WASM_OUT)/wasm_exec.js
+
+# mp4box.js (npm, package-lock.json) remuxes MP4 to fragments where the
+# page must use MediaSource; its ES modules are vendored under
+# ui/static/vendor/ so a plain `go build` embeds them. make check verifies
+# they match node_modules.
+MP4BOX := node_modules/mp4box
+vendor: ## copy mp4box.js's browser modules from node_modules into ui/static/vendor/
+	rm -rf ui/static/vendor/mp4box && mkdir -p ui/static/vendor/mp4box
+	cp $(MP4BOX)/LICENSE $(MP4BOX)/dist/mp4box.all.mjs $(MP4BOX)/dist/styp-*.mjs $(MP4BOX)/dist/rolldown-runtime-*.mjs ui/static/vendor/mp4box/
+	rm -f ui/static/vendor/mp4box/*.map
+
 
 help: ## list the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-7s %s\n", $$1, $$2}'
 
-build: ## build bin/swarmgate
+build: wasm ## build bin/swarmgate (with the browser client)
 	$(GO) build -o $(BIN) ./cmd/swarmgate
 
 # The DHT overlay tests time real UDP round trips between hundreds of
@@ -18,9 +37,15 @@ build: ## build bin/swarmgate
 # packages' race-instrumented tests do not starve them of CPU.
 TIMED_PKGS := ./internal/dhtnet
 
-test: ## run every test (race detector on)
+test: wasm ## run every test (race detector on), then the browser tests
 	$(GO) test -race -timeout 20m $$($(GO) list $(PKGS) | grep -v -x -F "$$($(GO) list $(TIMED_PKGS))")
 	$(GO) test -race -timeout 20m $(TIMED_PKGS)
+	$(MAKE) e2e
+
+# Headless Chromium (Debian's) driven by playwright-core, inside a network
+# namespace that holds only loopback: test/browser/README.md.
+e2e: build ## the browser tests: link page plays over WebRTC, fallbacks, leecher silence
+	test/browser/run.sh
 
 bench: build ## print the figures the README quotes
 	$(BIN) bench transfer --size 100MiB --runs 3
@@ -43,7 +68,8 @@ check: ## vet, gofmt, go.mod tidiness, generated templ code, js/wasm build
 	@cp go.mod /tmp/swarmgate.go.mod.bak && cp go.sum /tmp/swarmgate.go.sum.bak && $(GO) mod tidy && \
 	  if ! git diff --quiet -- go.mod go.sum; then cp /tmp/swarmgate.go.mod.bak go.mod; cp /tmp/swarmgate.go.sum.bak go.sum; echo "go.mod/go.sum not tidy"; false; fi
 	@$(GO) tool templ generate -path ui >/dev/null 2>&1 && git diff --quiet -- ui || (git diff --stat -- ui; echo "ui: generated templ code is stale: run make generate and commit"; false)
-	GOOS=js GOARCH=wasm $(GO) build $(WASM_PKGS)
+	GOOS=js GOARCH=wasm $(GO) build $(WASM_PKGS) ./wasm
+	@if [ -d $(MP4BOX) ]; then for f in ui/static/vendor/mp4box/*; do cmp -s $$f $(MP4BOX)/dist/$$(basename $$f) || cmp -s $$f $(MP4BOX)/$$(basename $$f) || { echo "$$f differs from $(MP4BOX): run make vendor"; exit 1; }; done; fi
 	GOOS=js GOARCH=wasm $(GO) vet ./signaling
 
 run: build ## the gateway on the embedded defaults, seeding FILE=path or the demo video

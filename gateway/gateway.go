@@ -223,6 +223,8 @@ func (g *Gateway) Handler() http.Handler {
 	mux.HandleFunc("GET /open", g.serveOpen)
 	mux.HandleFunc("GET /raw/{root}", g.serveRaw)
 	mux.HandleFunc("GET /api/swarm/{root}", g.serveStatus)
+	mux.HandleFunc("GET /qr/{root}", g.serveQR)
+	mux.HandleFunc("GET /sw.js", g.serveWorker)
 	mux.Handle("GET /static/", g.assets)
 	mux.HandleFunc("GET /healthz", g.serveHealth)
 	mux.Handle("GET /metrics", g.metrics.handler())

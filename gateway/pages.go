@@ -10,7 +10,7 @@ import (
 
 	"github.com/swarmgate/swarmgate/internal/dhtnet"
 	"github.com/swarmgate/swarmgate/internal/link"
-	"github.com/swarmgate/swarmgate/internal/store"
+	"github.com/swarmgate/swarmgate/internal/stream"
 	"github.com/swarmgate/swarmgate/ui"
 )
 
@@ -22,7 +22,7 @@ func dhtConfig(cfg Config) dhtnet.Config {
 func render(w http.ResponseWriter, r *http.Request, status int, c templ.Component) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-cache")
-	w.Header().Set("Content-Security-Policy", "default-src 'self'; media-src 'self' blob:; img-src 'self' data: blob:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'")
+	w.Header().Set("Content-Security-Policy", "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; connect-src 'self'; media-src 'self' blob:; img-src 'self' data: blob:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'")
 	w.WriteHeader(status)
 	if r.Method != http.MethodHead {
 		c.Render(r.Context(), w)
@@ -83,6 +83,7 @@ func (g *Gateway) item(l link.Link) ui.Item {
 	}
 	it.Page = pl.Path()
 	it.Raw = "/raw" + pl.Path()
+	it.QR = "/qr" + pl.Path()
 	return it
 }
 
@@ -157,11 +158,11 @@ func (g *Gateway) serveStatus(w http.ResponseWriter, r *http.Request) {
 	st := status{Root: it.Root, Length: it.Length, Have: it.Have, Total: it.Total, Peers: it.Peers, Seeders: it.Seeders}
 	if e := g.lookup(l.Root); e != nil {
 		st.Joined = true
-		st.Verified = coarsen(e.sw.Verified(), st.Total, 256)
+		st.Verified = stream.Coarsen(e.sw.Verified(), st.Total, 256)
 	} else if info, err := g.node.Store.Get(l.Root); err == nil {
 		if sw, err := g.node.Store.Open(info); err == nil {
 			st.Have, st.Total = sw.NumVerified(), uint64(max(info.NumChunks(), 0))
-			st.Verified = coarsen(sw.Verified(), st.Total, 256)
+			st.Verified = stream.Coarsen(sw.Verified(), st.Total, 256)
 			sw.Close()
 		}
 	}
@@ -171,37 +172,4 @@ func (g *Gateway) serveStatus(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	json.NewEncoder(w).Encode(st)
-}
-
-// coarsen returns the verified ranges for a bar of n cells: exact when
-// there are at most n ranges, else each cell of total/n chunks counts as
-// held when at least half of it is verified. Work is O(len(rs) + n).
-func coarsen(rs []store.Range, total uint64, n int) [][2]uint64 {
-	out := make([][2]uint64, 0, min(len(rs), n))
-	if len(rs) <= n || total == 0 {
-		for _, r := range rs {
-			out = append(out, [2]uint64{r.Start, r.End})
-		}
-		return out
-	}
-	cell := (total + uint64(n) - 1) / uint64(n)
-	cover := make([]uint64, n)
-	for _, r := range rs {
-		for c := r.Start / cell; c <= r.End/cell && c < uint64(n); c++ {
-			lo, hi := max(r.Start, c*cell), min(r.End, (c+1)*cell-1)
-			cover[c] += hi - lo + 1
-		}
-	}
-	for c := 0; c < n; c++ {
-		if 2*cover[c] < cell {
-			continue
-		}
-		lo, hi := uint64(c)*cell, min(uint64(c+1)*cell, total)-1
-		if k := len(out); k > 0 && out[k-1][1]+1 == lo {
-			out[k-1][1] = hi
-		} else {
-			out = append(out, [2]uint64{lo, hi})
-		}
-	}
-	return out
 }

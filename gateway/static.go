@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"path"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/andybalholm/brotli"
@@ -29,7 +30,22 @@ type assets struct {
 	files   map[string]*asset
 }
 
+var (
+	assetsOnce sync.Once
+	assetSet   *assets
+)
+
+// newAssets compresses the embedded assets once per process (the wasm
+// client is megabytes: brotli's best level would take half a minute, so
+// files over bigAsset use level 6, which is within 15% of it).
 func newAssets() *assets {
+	assetsOnce.Do(func() { assetSet = compressAssets() })
+	return assetSet
+}
+
+const bigAsset = 1 << 20
+
+func compressAssets() *assets {
 	a := &assets{version: ui.Version(), files: map[string]*asset{}}
 	fsys := ui.Static()
 	fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
@@ -52,7 +68,11 @@ func newAssets() *assets {
 			f.gzip = gz.Bytes()
 		}
 		var br bytes.Buffer
-		bw := brotli.NewWriterLevel(&br, brotli.BestCompression)
+		level := brotli.BestCompression
+		if len(b) > bigAsset {
+			level = 6
+		}
+		bw := brotli.NewWriterLevel(&br, level)
 		bw.Write(b)
 		bw.Close()
 		if br.Len() < len(b) {
@@ -105,4 +125,20 @@ func (a *assets) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		body = f.gzip
 	}
 	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(body))
+}
+
+// serveWorker is /sw.js, the Service Worker that plays /stream/<root>
+// from the page's swarm client. It lives at the root so that its scope is
+// the whole origin, and is revalidated on every load (browsers also check
+// it at least daily), so a new version takes over promptly.
+func (g *Gateway) serveWorker(w http.ResponseWriter, r *http.Request) {
+	f := g.assets.files["sw.js"]
+	if f == nil {
+		http.NotFound(w, r)
+		return
+	}
+	w.Header().Set("Content-Type", "text/javascript; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-cache")
+	w.Header().Set("Service-Worker-Allowed", "/")
+	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(f.raw))
 }

@@ -16,6 +16,7 @@ type Item struct {
 	Total     uint64 // chunks; 0 while unknown
 	Page      string // the link page, with its query
 	Raw       string // the HTTP stream of the content
+	QR        string // a QR code (PNG) of the page's absolute link
 	Peers     int    // open peer channels of the gateway in this swarm
 	Seeders   int    // of which hold a full copy
 }

@@ -57,6 +57,7 @@ type Client struct {
 
 	mu        sync.Mutex
 	connected map[string]bool
+	roles     map[string]signaling.Role // by peer ID, as the broker listed it
 	quiet     bool
 }
 
@@ -74,7 +75,7 @@ func Start(ctx context.Context, cfg Config) (*Client, error) {
 	if cfg.Link.ChunkSize == 0 {
 		cfg.Link.ChunkSize = 1024
 	}
-	c := &Client{cfg: cfg, log: cfg.Logger, connected: map[string]bool{}}
+	c := &Client{cfg: cfg, log: cfg.Logger, connected: map[string]bool{}, roles: map[string]signaling.Role{}}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	st := cfg.Store
 	if st == nil {
@@ -171,6 +172,7 @@ func (c *Client) onSignal(m signaling.Message) {
 			continue
 		}
 		c.connected[p.ID] = true
+		c.roles[p.ID] = p.Role
 		c.s.Connect(rtc.Addr{ID: p.ID})
 	}
 }
@@ -198,6 +200,80 @@ func (c *Client) quietWhenDone() {
 	}
 	c.rtc.Close()
 	c.sig.Close()
+}
+
+// PeerStatus is one peer as the page shows it.
+type PeerStatus struct {
+	ID         string         `json:"id"`
+	Kind       signaling.Role `json:"kind"` // gateway, booster or peer
+	Open       bool           `json:"open"`
+	Seeder     bool           `json:"seeder"`     // holds a full copy
+	Downloaded uint64         `json:"downloaded"` // verified content bytes from it
+	Uploaded   uint64         `json:"uploaded"`   // content bytes sent to it
+}
+
+// Status is a snapshot of the client for the page.
+type Status struct {
+	Length   int64        `json:"length"` // -1 until proved
+	Have     uint64       `json:"have"`   // verified chunks
+	Total    uint64       `json:"total"`  // chunks, 0 until the length is proved
+	Verified [][2]uint64  `json:"verified"`
+	Peers    []PeerStatus `json:"peers"`
+	// FromGateway and FromPeers split the verified bytes by who sent them.
+	FromGateway uint64 `json:"fromGateway"`
+	FromPeers   uint64 `json:"fromPeers"`
+	Uploaded    uint64 `json:"uploaded"`  // content bytes sent (0 for a leecher)
+	BytesSent   uint64 `json:"bytesSent"` // every byte sent on data channels
+	BytesRecv   uint64 `json:"bytesRecv"`
+	MsgsSent    uint64 `json:"msgsSent"` // data channel messages sent
+	Done        bool   `json:"done"`
+	Quiet       bool   `json:"quiet"` // network side closed
+}
+
+// Status reports progress, peers and byte counts; cells bounds the
+// verified ranges (a bar of that many cells).
+func (c *Client) Status(cells int) Status {
+	st := Status{Length: -1, Verified: [][2]uint64{}, Peers: []PeerStatus{}}
+	if n, ok := c.s.Length(); ok {
+		st.Length = n
+	}
+	st.Have, st.Total = c.s.Progress()
+	if st.Length >= 0 {
+		st.Verified = stream.Coarsen(c.sw.Verified(), st.Total, cells)
+	}
+	ss := c.s.Stats()
+	st.Uploaded = ss.BytesUploaded
+	ts := c.rtc.Stats()
+	st.BytesSent, st.BytesRecv, st.MsgsSent = ts.BytesSent, ts.BytesRecv, ts.MsgsSent
+	select {
+	case <-c.s.Done():
+		st.Done = true
+	default:
+	}
+	c.mu.Lock()
+	st.Quiet = c.quiet
+	roles := make(map[string]signaling.Role, len(c.roles))
+	for id, r := range c.roles {
+		roles[id] = r
+	}
+	c.mu.Unlock()
+	for _, p := range c.s.Peers() {
+		id := p.Addr.String()
+		ps := PeerStatus{ID: id, Kind: roles[id], Open: p.Open, Seeder: p.Seeder, Downloaded: p.Downloaded, Uploaded: p.Uploaded}
+		if ps.Kind == "" {
+			ps.Kind = signaling.RolePeer // it dialled us
+		}
+		st.Peers = append(st.Peers, ps)
+	}
+	for id, n := range c.s.DownloadedFrom() {
+		kind := roles[id]
+		if kind == signaling.RoleGateway {
+			st.FromGateway += n
+		} else {
+			st.FromPeers += n
+		}
+	}
+	return st
 }
 
 // Swarm is the engine's swarm (progress, peers, stats).

@@ -87,6 +87,7 @@ type channel struct {
 	sentHash      *bitset
 	peaksSent     bool
 	uploaded      uint64
+	downloaded    uint64 // content bytes from it that verified and were stored
 	weChoke       bool
 
 	// Outgoing control messages, flushed as one datagram.

@@ -66,6 +66,7 @@ type Swarm struct {
 	channels       map[uint32]*channel
 	banned         map[string]time.Time
 	known          map[string]net.Addr // peers heard of (PEX, Connect), not all connected
+	fromPeer       map[string]uint64   // verified content bytes by sender (net.Addr.String()), kept after its channel closes
 	lastConnectTry map[string]time.Time
 
 	idleSince time.Time // when the last channel went; zero while there are channels
@@ -128,6 +129,7 @@ func (e *Engine) Add(cfg SwarmConfig) (*Swarm, error) {
 		channels:       make(map[uint32]*channel),
 		banned:         make(map[string]time.Time),
 		known:          make(map[string]net.Addr),
+		fromPeer:       make(map[string]uint64),
 		lastConnectTry: make(map[string]time.Time),
 		done:           make(chan struct{}),
 		req:            make(map[uint64]*request),
@@ -294,7 +296,26 @@ type PeerInfo struct {
 	Seeder   bool   // the peer has every chunk (holds a full copy)
 	Chunks   uint64 // chunks the peer has, by its HAVE and ACK messages
 	Uploaded uint64 // content bytes we sent it
-	Libswift bool   // it was sent the libswift-compatible handshake
+	// Downloaded counts content bytes from it that verified and were
+	// stored (duplicates not counted).
+	Downloaded uint64
+	Libswift   bool // it was sent the libswift-compatible handshake
+}
+
+// maxFromPeer bounds the senders DownloadedFrom remembers.
+const maxFromPeer = 1024
+
+// DownloadedFrom reports the verified content bytes received from each
+// peer (by its address's String()), including peers whose channel has
+// closed, for at most the first 1024 senders.
+func (s *Swarm) DownloadedFrom() map[string]uint64 {
+	s.e.mu.Lock()
+	defer s.e.mu.Unlock()
+	out := make(map[string]uint64, len(s.fromPeer))
+	for k, v := range s.fromPeer {
+		out[k] = v
+	}
+	return out
 }
 
 // Peers lists the swarm's channels.
@@ -305,7 +326,7 @@ func (s *Swarm) Peers() []PeerInfo {
 	for _, ch := range s.channels {
 		out = append(out, PeerInfo{
 			Addr: ch.addr, Open: ch.state == stateOpen, Seeder: ch.peerSeeder(),
-			Chunks: ch.peerCount, Uploaded: ch.uploaded, Libswift: !ch.rfc,
+			Chunks: ch.peerCount, Uploaded: ch.uploaded, Downloaded: ch.downloaded, Libswift: !ch.rfc,
 		})
 	}
 	return out

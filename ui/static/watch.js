@@ -1,66 +1,331 @@
-// swarmgate link page: live progress of the gateway's copy, and sharing.
-// The page plays without this script (the <video> streams /raw/).
+// swarmgate link page. Without this script the page still plays: the
+// <video> streams /raw/ from the gateway. With it, the Go-WASM client
+// fetches the content from the swarm over WebRTC and verifies every chunk
+// against the Merkle tree in the tab; a Service Worker (secure pages) or
+// MediaSource with mp4box.js (plain http, e.g. a phone on a LAN address)
+// feeds the player; /raw/ remains the fallback, and the page says which.
 (function () {
   "use strict";
   var page = document.querySelector("article.watch");
   if (!page) return;
-  var statusURL = page.dataset.status;
+  var D = page.dataset;
+  var player = document.getElementById("player");
+  var modeEl = document.getElementById("mode");
   var held = document.getElementById("held");
-  var status = document.getElementById("status");
+  var heldLabel = document.getElementById("held-label");
+  var statusEl = document.getElementById("status");
   var canvas = document.getElementById("chunks");
-  var timer = 0, done = false;
+  var transfer = document.getElementById("transfer");
+  var peerBox = document.getElementById("peer");
+  var PEER_KEY = "swarmgate.peer";
+  var START_DEADLINE = 6000;  // ms for the swarm to prove the size before /raw/
+  var HIDDEN_QUIET = 30000;   // ms hidden before the page closes its connections
+  var state = { mode: "raw", reason: "", handle: null, size: -1, started: 0, firstFrameMs: -1, errors: [] };
+  window.swarmgatePage = state; // for tests and the curious
 
-  function draw(s) {
-    if (!canvas || !s.total) return;
+  function autoplay() { return player.autoplay || /[?&]autoplay=1/.test(location.search); }
+  function say(text) { if (modeEl) modeEl.textContent = text; }
+  function fmtBytes(n) {
+    var u = ["B", "KiB", "MiB", "GiB", "TiB"], i = 0;
+    while (n >= 1024 && i < u.length - 1) { n /= 1024; i++; }
+    return (i ? n.toFixed(1) : String(n)) + " " + u[i];
+  }
+
+  // ---- the chunk bar ----
+  function draw(ranges, total) {
+    if (!canvas || !total) return;
     var w = canvas.clientWidth || 300, h = canvas.height;
     canvas.width = w;
-    var g = canvas.getContext("2d");
-    g.fillStyle = getComputedStyle(document.body).getPropertyValue("--line") || "#ccc";
+    var g = canvas.getContext("2d"), cs = getComputedStyle(document.body);
+    g.fillStyle = cs.getPropertyValue("--line") || "#ccc";
     g.fillRect(0, 0, w, h);
-    g.fillStyle = getComputedStyle(document.body).getPropertyValue("--ok") || "green";
-    (s.verified || []).forEach(function (r) {
-      var x0 = Math.floor(r[0] / s.total * w), x1 = Math.ceil((r[1] + 1) / s.total * w);
+    g.fillStyle = cs.getPropertyValue("--ok") || "green";
+    (ranges || []).forEach(function (r) {
+      var x0 = Math.floor(r[0] / total * w), x1 = Math.ceil((r[1] + 1) / total * w);
       g.fillRect(x0, 0, Math.max(1, x1 - x0), h);
     });
   }
 
-  function update(s) {
-    held.max = Math.max(s.total, 1);
-    held.value = s.have;
-    status.textContent = s.have + " of " + s.total + " chunks verified · " + s.peers + " peers (" + s.seeders + " with a full copy)";
-    draw(s);
-    done = s.total > 0 && s.have === s.total;
-  }
-
-  function poll() {
-    timer = 0;
-    if (document.hidden) return; // a hidden page goes quiet
-    fetch(statusURL, { cache: "no-store" }).then(function (r) {
-      return r.ok ? r.json() : null;
-    }).then(function (s) {
-      if (s) update(s);
+  // ---- the gateway's progress (the /raw/ path) ----
+  var pollTimer = 0, gatewayDone = false;
+  function pollGateway() {
+    pollTimer = 0;
+    if (document.hidden || state.mode !== "raw") return;
+    fetch(D.status, { cache: "no-store" }).then(function (r) { return r.ok ? r.json() : null; }).then(function (s) {
+      if (!s) return;
+      held.max = Math.max(s.total, 1); held.value = s.have;
+      statusEl.textContent = s.have + " of " + s.total + " chunks verified · " + s.peers + " peers (" + s.seeders + " with a full copy)";
+      draw(s.verified, s.total);
+      gatewayDone = s.total > 0 && s.have === s.total;
     }).catch(function () {}).then(function () {
-      if (!done && !document.hidden) timer = setTimeout(poll, 1000);
+      if (!gatewayDone && !document.hidden && state.mode === "raw") pollTimer = setTimeout(pollGateway, 1000);
     });
   }
-  document.addEventListener("visibilitychange", function () {
-    if (!document.hidden && !done && !timer) poll();
-  });
-  poll();
 
-  var url = location.href;
+  // ---- the swarm client's progress ----
+  var statusTimer = 0, last = { t: 0, bytes: 0 };
+  function showStatus() {
+    statusTimer = 0;
+    var h = state.handle;
+    if (!h) return;
+    var s = JSON.parse(h.status(256));
+    state.last = s;
+    heldLabel.textContent = "Verified chunks held by this tab";
+    held.max = Math.max(s.total, 1); held.value = s.have;
+    draw(s.verified, s.total);
+    var kinds = {};
+    s.peers.forEach(function (p) { if (p.open) kinds[p.kind] = (kinds[p.kind] || 0) + 1; });
+    var names = Object.keys(kinds).map(function (k) { return kinds[k] + " " + k + (kinds[k] > 1 ? "s" : ""); });
+    document.getElementById("peers").textContent = names.length ? names.join(", ") : (s.quiet ? "closed (done)" : "connecting…");
+    var bytes = s.fromPeers + s.fromGateway, now = performance.now();
+    if (last.t) document.getElementById("speed").textContent = s.done ? "done" : fmtBytes(Math.max(0, (bytes - last.bytes) / ((now - last.t) / 1000))) + "/s";
+    last = { t: now, bytes: bytes };
+    document.getElementById("from-peers").textContent = fmtBytes(s.fromPeers);
+    document.getElementById("from-gateway").textContent = fmtBytes(s.fromGateway);
+    document.getElementById("uploaded").textContent = fmtBytes(s.uploaded);
+    statusEl.textContent = s.have + " of " + s.total + " chunks verified in this tab" + (s.done ? " · complete; connections closed" : "");
+    transfer.hidden = false;
+    if (s.quiet) return; // nothing changes any more: stop polling
+    if (!document.hidden) statusTimer = setTimeout(showStatus, 1000);
+  }
+
+  // ---- the fallback ----
+  function fallback(reason) {
+    if (state.mode === "raw" && state.reason) return;
+    state.errors.push(reason);
+    if (state.handle) { state.handle.close(); state.handle = null; }
+    state.mode = "raw"; state.reason = reason;
+    say("Playing from the gateway over HTTP: " + reason + ".");
+    if (player) {
+      var t = player.currentTime || 0;
+      player.src = D.raw;
+      if (t) player.currentTime = t;
+      if (autoplay()) player.play().catch(function () {});
+    }
+    pollGateway();
+  }
+
+  // ---- loading the Go-WASM client ----
+  function loadScript(src) {
+    return new Promise(function (resolve, reject) {
+      var s = document.createElement("script");
+      s.src = src; s.onload = resolve; s.onerror = function () { reject(new Error("could not load " + src)); };
+      document.head.appendChild(s);
+    });
+  }
+  var wasmReady = null;
+  function loadWasm() {
+    if (wasmReady) return wasmReady;
+    wasmReady = loadScript(D.wasmExec).then(function () {
+      return new Promise(function (resolve, reject) {
+        window.swarmgateReady = resolve;
+        var go = new Go();
+        var inst = WebAssembly.instantiateStreaming
+          ? WebAssembly.instantiateStreaming(fetch(D.wasm), go.importObject)
+          : fetch(D.wasm).then(function (r) { return r.arrayBuffer(); }).then(function (b) { return WebAssembly.instantiate(b, go.importObject); });
+        inst.then(function (r) { go.run(r.instance); }, reject);
+      });
+    });
+    return wasmReady;
+  }
+
+  function timeout(p, ms, what) {
+    return Promise.race([p, new Promise(function (_, reject) { setTimeout(function () { reject(new Error(what)); }, ms); })]);
+  }
+
+  // ---- playback through the Service Worker ----
+  function onWorkerMessage(e) {
+    var m = e.data, port = e.ports && e.ports[0];
+    if (!m || !port || m.root !== D.root) return;
+    var h = state.handle;
+    if (!h) { port.postMessage({ error: "the swarm client is closed" }); return; }
+    if (m.swarmgate === "size") { port.postMessage({ size: state.size }); return; }
+    if (m.swarmgate === "read") {
+      h.read(m.offset, m.length, 30000).then(function (u8) {
+        port.postMessage({ data: u8.buffer }, [u8.buffer]);
+      }, function (err) { port.postMessage({ error: String(err.message || err) }); });
+    }
+  }
+  function playWorker() {
+    var sw = navigator.serviceWorker;
+    sw.addEventListener("message", onWorkerMessage);
+    return sw.register("/sw.js", { scope: "/" }).then(function () { return sw.ready; }).then(function () {
+      if (sw.controller) return;
+      return timeout(new Promise(function (resolve) { sw.addEventListener("controllerchange", resolve, { once: true }); }), 3000, "the Service Worker did not take control");
+    }).then(function () {
+      state.mode = "sw";
+      player.src = "/stream/" + D.root + "?mt=" + encodeURIComponent(D.type);
+    });
+  }
+
+  // ---- playback through MediaSource (no Service Worker: plain http) ----
+  function playMSE() {
+    var mp4 = /mp4|quicktime/.test(D.type);
+    if (!mp4 && !/webm/.test(D.type)) return Promise.reject(new Error("MediaSource plays MP4 and WebM only"));
+    if (!mp4) return playMSEDirect();
+    return import(D.mp4box).then(function (MP4Box) {
+      var ms = new MediaSource(), h = state.handle, size = state.size;
+      var file = MP4Box.createFile(), bufs = {}, queue = {}, pos = 0, reading = false, ended = false, gen = 0;
+      state.mode = "mse";
+      player.src = URL.createObjectURL(ms);
+      function pump(id) {
+        var sb = bufs[id], q = queue[id];
+        if (!sb || sb.updating || !q.length) return;
+        sb.appendBuffer(q.shift());
+      }
+      function ahead() {
+        var b = player.buffered, t = player.currentTime;
+        for (var i = 0; i < b.length; i++) if (b.start(i) <= t + 0.5 && b.end(i) > t) return b.end(i) - t;
+        return 0;
+      }
+      function feed() {
+        if (reading || ended || !state.handle) return;
+        if (ahead() > 30) { setTimeout(feed, 500); return; }
+        reading = true;
+        var g = gen, at = pos;
+        h.read(at, 256 * 1024, 30000).then(function (u8) {
+          reading = false;
+          if (g !== gen) { feed(); return; }
+          if (!u8.byteLength) { ended = true; file.flush(); return; }
+          var next = file.appendBuffer(MP4Box.MP4BoxBuffer.fromArrayBuffer(u8.buffer, at));
+          pos = next > at ? next : at + u8.byteLength;
+          if (pos >= size) { ended = true; file.flush(); return; }
+          feed();
+        }, function (err) { reading = false; fallback("the swarm did not deliver (" + err.message + ")"); });
+      }
+      return new Promise(function (resolve, reject) {
+        ms.addEventListener("sourceopen", function () {
+          file.onError = function (e) { reject(new Error("mp4box: " + e)); };
+          file.onReady = function (info) {
+            if (info.duration && info.timescale) ms.duration = info.duration / info.timescale;
+            info.tracks.forEach(function (t) {
+              var type = (t.type === "audio" || t.audio ? "audio" : "video") + '/mp4; codecs="' + t.codec + '"';
+              if (!MediaSource.isTypeSupported(type)) return;
+              var sb = ms.addSourceBuffer(type);
+              bufs[t.id] = sb; queue[t.id] = [];
+              sb.addEventListener("updateend", function () { pump(t.id); });
+              file.setSegmentOptions(t.id, null, { nbSamples: 60 });
+            });
+            if (!Object.keys(bufs).length) { reject(new Error("no track this browser plays")); return; }
+            file.initializeSegmentation("per-track").forEach(function (s) { queue[s.id].push(s.buffer); pump(s.id); });
+            file.start();
+            resolve();
+          };
+          file.onSegment = function (id, user, buffer) { if (queue[id]) { queue[id].push(buffer); pump(id); } };
+          player.addEventListener("seeking", function () {
+            if (!file.isProgressive && !Object.keys(bufs).length) return;
+            var r = file.seek(player.currentTime, true);
+            gen++; pos = r.offset; ended = false;
+            feed();
+          });
+          feed();
+        }, { once: true });
+      });
+    });
+  }
+  // WebM through MediaSource needs no remuxing: append the bytes in order.
+  function playMSEDirect() {
+    var ms = new MediaSource(), h = state.handle, pos = 0;
+    state.mode = "mse";
+    player.src = URL.createObjectURL(ms);
+    return new Promise(function (resolve, reject) {
+      ms.addEventListener("sourceopen", function () {
+        var type = D.type.indexOf("audio") === 0 ? 'audio/webm; codecs="opus"' : 'video/webm; codecs="vp9,opus"';
+        if (!MediaSource.isTypeSupported(type)) { reject(new Error("WebM not supported here")); return; }
+        var sb = ms.addSourceBuffer(type);
+        function next() {
+          h.read(pos, 256 * 1024, 30000).then(function (u8) {
+            if (!u8.byteLength) { ms.endOfStream(); return; }
+            pos += u8.byteLength;
+            sb.addEventListener("updateend", next, { once: true });
+            sb.appendBuffer(u8);
+          }, function (err) { fallback("the swarm did not deliver (" + err.message + ")"); });
+        }
+        next();
+        resolve();
+      }, { once: true });
+    });
+  }
+
+  // ---- start ----
+  function start() {
+    if (!player) return;
+    if (!window.WebAssembly || !window.RTCPeerConnection) { fallback("this browser has no WebRTC or WebAssembly"); return; }
+    var useSW = window.isSecureContext && "serviceWorker" in navigator && !/[?&]sg-sw=0/.test(location.search);
+    var useMSE = !!window.MediaSource;
+    if (!useSW && !useMSE) { fallback("this browser has neither Service Workers nor MediaSource"); return; }
+    // The swarm takes over from /raw/ before the player fetched much.
+    player.removeAttribute("src"); player.load();
+    state.started = performance.now();
+    say("Connecting to the swarm…");
+    var signal = (location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/signal";
+    timeout(loadWasm(), START_DEADLINE, "the client did not load in time").then(function () {
+      return swarmgate.watch({ link: location.href, signal: signal, peer: !!(peerBox && peerBox.checked), debug: /[?&]sg-debug=1/.test(location.search) });
+    }).then(function (h) {
+      state.handle = h;
+      showStatus();
+      return h.size(START_DEADLINE);
+    }).then(function (size) {
+      state.size = size;
+      return useSW ? playWorker() : playMSE();
+    }).then(function () {
+      say("Streaming from the swarm: every chunk verified in this tab" + (state.mode === "mse" ? " (MediaSource)." : "."));
+      watchFrames();
+      if (autoplay()) player.play().catch(function () {});
+    }).catch(function (err) {
+      fallback(String(err && err.message || err));
+    });
+  }
+
+  function watchFrames() {
+    function tick() {
+      if (player.readyState >= 2) { state.firstFrameMs = performance.now() - state.started; return; }
+      requestAnimationFrame(tick);
+    }
+    requestAnimationFrame(tick);
+    player.addEventListener("error", function () {
+      if (state.mode !== "raw") fallback("the player could not play the swarm's stream");
+    });
+  }
+
+  // A hidden page goes quiet; it resumes when shown again.
+  var hideTimer = 0;
+  document.addEventListener("visibilitychange", function () {
+    if (document.hidden) {
+      hideTimer = setTimeout(function () {
+        if (state.handle && state.mode !== "raw" && player.paused) { state.handle.close(); state.handle = null; state.mode = "closed"; say("Paused in the background: connections closed."); }
+      }, HIDDEN_QUIET);
+      return;
+    }
+    clearTimeout(hideTimer);
+    if (state.mode === "closed") start();
+    else if (state.mode === "raw" && !pollTimer) pollGateway();
+    else if (state.handle && !statusTimer) showStatus();
+  });
+
+  // The peer switch (remembered): a desktop may upload to others.
+  if (peerBox) {
+    document.getElementById("peer-switch").hidden = false;
+    try { peerBox.checked = localStorage.getItem(PEER_KEY) === "1"; } catch (e) {}
+    peerBox.addEventListener("change", function () {
+      try { localStorage.setItem(PEER_KEY, peerBox.checked ? "1" : "0"); } catch (e) {}
+      if (state.handle) { state.handle.close(); state.handle = null; start(); }
+    });
+  }
+
+  // Sharing.
+  var url = location.origin + location.pathname + location.search.replace(/([?&])(sg-[a-z]+|autoplay)=[^&]*&?/g, "$1").replace(/[?&]$/, "");
   var copy = document.getElementById("copy");
   if (navigator.clipboard && copy) {
     copy.hidden = false;
-    copy.addEventListener("click", function () {
-      navigator.clipboard.writeText(url).then(function () { copy.textContent = "Copied"; });
-    });
+    copy.addEventListener("click", function () { navigator.clipboard.writeText(url).then(function () { copy.textContent = "Copied"; }); });
   }
   var share = document.getElementById("webshare");
   if (navigator.share && share) {
     share.hidden = false;
-    share.addEventListener("click", function () {
-      navigator.share({ title: document.title, url: url }).catch(function () {});
-    });
+    share.addEventListener("click", function () { navigator.share({ title: document.title, url: url }).catch(function () {}); });
   }
+
+  if (/[?&]sg-p2p=0/.test(location.search)) fallback("asked for by the link");
+  else start();
 })();

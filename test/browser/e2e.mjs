@@ -1,0 +1,220 @@
+// Browser end-to-end tests of the link page against a real gateway and a
+// real UDP seeder (bin/swarmgate), in headless Debian Chromium driven by
+// playwright-core. Runs inside a loopback-only network namespace
+// (run.sh). Prints one line per check and a JSON line of figures; exits
+// non-zero if any check failed.
+//
+//   node test/browser/e2e.mjs [--clip FILE] [--only NAME]
+import { chromium } from "playwright-core";
+import { spawn } from "node:child_process";
+import { createHash } from "node:crypto";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const repo = path.resolve(here, "../..");
+const bin = path.join(repo, "bin/swarmgate");
+const args = process.argv.slice(2);
+const opt = (k, d) => { const i = args.indexOf(k); return i >= 0 ? args[i + 1] : d; };
+const clip = path.resolve(opt("--clip", path.join(repo, "gateway/demo/demo.mp4")));
+const only = opt("--only", "");
+const deadline = Number(opt("--timeout", "60")) * 1000;
+
+const ifaces = Object.keys(os.networkInterfaces()).filter((n) => n !== "lo");
+if (ifaces.length && !args.includes("--allow-host-network")) {
+  console.error(`refusing to run: interfaces other than lo are visible (${ifaces.join(", ")}); use run.sh (unshare -n)`);
+  process.exit(2);
+}
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "swarmgate-e2e-"));
+const procs = [];
+function start(name, argv) {
+  const p = spawn(bin, argv, { stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  p.stdout.on("data", (d) => (out += d));
+  p.stderr.on("data", (d) => (out += d));
+  p.on("exit", (code) => { if (!p.stopping) console.error(`${name} exited (${code}):\n${out}`); });
+  procs.push(p);
+  p.log = () => out;
+  return p;
+}
+function stopAll() { for (const p of procs) { p.stopping = true; p.kill("SIGTERM"); } }
+const port = () => 20000 + Math.floor(Math.random() * 40000);
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+async function waitHTTP(url, ms) {
+  const end = Date.now() + ms;
+  for (;;) {
+    try { const r = await fetch(url); if (r.ok) return; } catch {}
+    if (Date.now() > end) throw new Error(`${url} did not answer`);
+    await sleep(100);
+  }
+}
+
+const content = fs.readFileSync(clip);
+const sha256 = createHash("sha256").update(content).digest("hex");
+const seedPort = port(), gwUDP = port() + 1, gwHTTP = port() + 2;
+const seeder = start("seeder", ["seed", "--listen", `127.0.0.1:${seedPort}`, "--state", path.join(tmp, "seed"), "--bootstrap", "none", clip]);
+const gateway = start("gateway", ["gateway", "--listen", `127.0.0.1:${gwHTTP}`, "--data", path.join(tmp, "gw"), "--udp", `127.0.0.1:${gwUDP}`,
+  "--no-dht", "--peer", `127.0.0.1:${seedPort}`, "--webrtc-loopback"]);
+const base = `http://127.0.0.1:${gwHTTP}`;
+
+// The root comes from hashing the clip the same way the seeder does.
+const root = await new Promise((resolve, reject) => {
+  const h = spawn(bin, ["hash", clip]);
+  let out = "";
+  h.stdout.on("data", (d) => (out += d));
+  h.on("exit", (c) => (c === 0 ? resolve(out.split("\n")[0].trim()) : reject(new Error("hash failed"))));
+});
+const mt = clip.endsWith(".webm") ? "video/webm" : "video/mp4";
+const pagePath = `/${root}?cl=${content.length}&mt=${encodeURIComponent(mt)}&n=${encodeURIComponent(path.basename(clip))}`;
+
+const flags = (rules) => [
+  "--no-sandbox", "--headless", "--disable-gpu", "--disable-quic", "--no-first-run",
+  "--disable-background-networking", "--disable-component-update", "--disable-sync",
+  "--allow-loopback-in-peer-connection", "--disable-features=WebRtcHideLocalIpsWithMdns",
+  "--autoplay-policy=no-user-gesture-required",
+  `--host-resolver-rules=${rules || ""}MAP * ~NOTFOUND , EXCLUDE localhost , EXCLUDE 127.0.0.1`,
+];
+const launch = (rules) => chromium.launch({ executablePath: path.join(here, "chromium.sh"), headless: true, args: flags(rules) });
+
+// Watches every RTCPeerConnection and WebSocket the page opens, and every
+// message it sends on them, so a test can tell when the page went quiet.
+const instrument = () => {
+  const net = (window.__net = { pcs: [], sockets: [], sent: 0 });
+  const PC = window.RTCPeerConnection;
+  if (PC) {
+    window.RTCPeerConnection = function (...a) {
+      const pc = new PC(...a);
+      net.pcs.push(pc);
+      const cdc = pc.createDataChannel.bind(pc);
+      const wrap = (dc) => { const s = dc.send.bind(dc); dc.send = (m) => { net.sent++; return s(m); }; return dc; };
+      pc.createDataChannel = (...b) => wrap(cdc(...b));
+      pc.addEventListener("datachannel", (e) => wrap(e.channel));
+      return pc;
+    };
+    window.RTCPeerConnection.prototype = PC.prototype;
+  }
+  const WS = window.WebSocket;
+  window.WebSocket = function (...a) {
+    const ws = new WS(...a);
+    net.sockets.push(ws);
+    const s = ws.send.bind(ws);
+    ws.send = (m) => { net.sent++; return s(m); };
+    return ws;
+  };
+  window.WebSocket.prototype = WS.prototype;
+  Object.assign(window.WebSocket, { CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3 });
+};
+
+const results = [], figures = { clip: path.basename(clip), bytes: content.length };
+async function check(name, f) {
+  if (only && !name.includes(only)) return;
+  const t0 = Date.now();
+  try {
+    await f();
+    results.push({ name, ok: true });
+    console.log(`PASS ${name} (${Date.now() - t0} ms)`);
+  } catch (err) {
+    results.push({ name, ok: false });
+    console.log(`FAIL ${name}: ${err && err.stack || err}`);
+  }
+}
+async function until(page, what, fn, arg, ms = deadline) {
+  try { return await page.waitForFunction(fn, arg, { timeout: ms, polling: 100 }); }
+  catch (e) {
+    const st = await page.evaluate(() => JSON.stringify({ mode: window.swarmgatePage && swarmgatePage.mode, errors: window.swarmgatePage && swarmgatePage.errors, rs: document.getElementById("player").readyState, t: document.getElementById("player").currentTime, status: window.swarmgatePage && swarmgatePage.last })).catch(() => "?");
+    throw new Error(`timed out waiting for ${what}: ${st}`);
+  }
+}
+const plays = (page, what) => until(page, what, () => { const v = document.getElementById("player"); return v.readyState >= 4 && v.currentTime > 1; });
+
+try {
+  await waitHTTP(`${base}/healthz`, 20000);
+  const browser = await launch();
+
+  await check("link page plays over WebRTC through the Service Worker, every byte the file's", async () => {
+    const ctx = await browser.newContext();
+    await ctx.addInitScript(instrument);
+    const page = await ctx.newPage();
+    page.on("console", (m) => { if (m.type() === "error") console.error("page:", m.text()); });
+    const t0 = Date.now();
+    await page.goto(base + pagePath + "&autoplay=1");
+    await until(page, "the Service Worker path", () => window.swarmgatePage && swarmgatePage.mode === "sw");
+    await until(page, "the first frame", () => swarmgatePage.firstFrameMs >= 0);
+    figures.first_frame_ms = Math.round(await page.evaluate(() => swarmgatePage.firstFrameMs));
+    figures.first_frame_from_open_ms = Date.now() - t0;
+    await plays(page, "playback");
+    await until(page, "the download to complete", () => swarmgatePage.last && swarmgatePage.last.done);
+    figures.download_ms = Date.now() - t0;
+    // What the player gets is the file, byte for byte.
+    const got = await page.evaluate(async ([root, mt]) => {
+      const b = await (await fetch(`/stream/${root}?mt=${encodeURIComponent(mt)}`)).arrayBuffer();
+      const d = await crypto.subtle.digest("SHA-256", b);
+      return [...new Uint8Array(d)].map((x) => x.toString(16).padStart(2, "0")).join("");
+    }, [root, mt]);
+    if (got !== sha256) throw new Error(`stream digest ${got}, file ${sha256}`);
+    // A leecher uploads nothing and, once done, goes silent.
+    await until(page, "the page to go quiet", () => swarmgatePage.last && swarmgatePage.last.quiet, null, 10000);
+    await until(page, "every connection closed", () => __net.pcs.every((pc) => pc.connectionState === "closed" || pc.signalingState === "closed") && __net.sockets.every((s) => s.readyState === 3), null, 10000);
+    const s = await page.evaluate(() => swarmgatePage.last);
+    if (s.uploaded !== 0) throw new Error(`leecher uploaded ${s.uploaded} bytes`);
+    if (s.fromPeers + s.fromGateway !== content.length) throw new Error(`verified ${s.fromPeers + s.fromGateway} bytes of ${content.length}`);
+    figures.leecher_uploaded_bytes = s.uploaded;
+    figures.from_gateway_bytes = s.fromGateway;
+    const sent0 = await page.evaluate(() => __net.sent);
+    await sleep(3000);
+    const sent1 = await page.evaluate(() => __net.sent);
+    if (sent1 !== sent0) throw new Error(`page sent ${sent1 - sent0} messages after done`);
+    figures.msgs_after_done_3s = sent1 - sent0;
+    // A seek to 75% lands and plays.
+    const dur = await page.evaluate(() => document.getElementById("player").duration);
+    const t1 = Date.now();
+    await page.evaluate((d) => { document.getElementById("player").currentTime = 0.75 * d; }, dur);
+    await until(page, "the seek to land and play", (d) => { const v = document.getElementById("player"); return !v.seeking && v.readyState >= 3 && v.currentTime > 0.75 * d + 0.5; }, dur);
+    figures.seek_play_ms = Date.now() - t1;
+    await ctx.close();
+  });
+
+  await check("a page without WebRTC falls back to /raw/ and says so", async () => {
+    const ctx = await browser.newContext();
+    await ctx.addInitScript(() => { delete window.RTCPeerConnection; });
+    const page = await ctx.newPage();
+    await page.goto(base + pagePath + "&autoplay=1");
+    await until(page, "the /raw/ fallback", () => window.swarmgatePage && swarmgatePage.mode === "raw" && /gateway over HTTP/.test(document.getElementById("mode").textContent));
+    const src = await page.evaluate(() => document.getElementById("player").currentSrc);
+    if (!src.includes("/raw/")) throw new Error(`player src ${src}`);
+    await plays(page, "playback from /raw/");
+    await ctx.close();
+  });
+
+  await browser.close();
+
+  await check("plain http on a LAN name (no Service Worker) plays through MediaSource", async () => {
+    const b = await launch("MAP phone.test 127.0.0.1 , ");
+    const page = await b.newPage();
+    page.on("console", (m) => { if (m.type() === "error" || m.type() === "warning") console.error("phone page:", m.text()); });
+    page.on("response", (r) => { if (r.status() >= 400) console.error("phone page: HTTP", r.status(), r.url()); });
+    page.on("pageerror", (e) => console.error("phone page error:", e.message));
+    await page.goto(`http://phone.test:${gwHTTP}${pagePath}&autoplay=1`);
+    const secure = await page.evaluate(() => [window.isSecureContext, "serviceWorker" in navigator]);
+    if (secure[0] || secure[1]) throw new Error(`phone.test is a secure context here: ${secure}`);
+    await until(page, "the MediaSource path", () => window.swarmgatePage && swarmgatePage.mode === "mse");
+    await plays(page, "playback through MediaSource");
+    figures.mse_first_frame_ms = Math.round(await page.evaluate(() => swarmgatePage.firstFrameMs));
+    await b.close();
+  });
+} catch (err) {
+  console.log(`FAIL setup: ${err && err.stack || err}`);
+  results.push({ name: "setup", ok: false });
+} finally {
+  stopAll();
+}
+console.log(JSON.stringify(figures));
+const failed = results.filter((r) => !r.ok);
+if (failed.length) { console.error("gateway log:\n" + gateway.log().slice(-4000)); }
+console.log(`${results.length - failed.length} passed, ${failed.length} failed`);
+fs.rmSync(tmp, { recursive: true, force: true });
+process.exit(failed.length ? 1 : 0);

@@ -1,0 +1,183 @@
+//go:build js && wasm
+
+// Command wasm is swarmgate's browser client: syscall/js glue over
+// internal/client, the same PPSP engine and Merkle verification as the
+// native build, with WebRTC data channels (pion's js build) as transport.
+//
+// It defines globalThis.swarmgate:
+//
+//	const h = await swarmgate.watch({link: location.href, signal: "wss://host/signal", peer: false});
+//	await h.size(timeoutMs)        // content length once the peak hashes verify
+//	await h.read(offset, length)   // Uint8Array of verified bytes (shorter near what is verified; empty at the end)
+//	h.status()                     // JSON: progress, verified ranges, peers by kind, byte counts, quiet
+//	h.close()
+//
+// and calls globalThis.swarmgateReady() if the page set it. Every call
+// that waits runs in its own goroutine and answers through a Promise:
+// nothing blocks inside a js.FuncOf callback (browser-testing.md, Go-WASM
+// pitfall 3).
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"syscall/js"
+	"time"
+
+	"github.com/pion/webrtc/v4"
+
+	"github.com/swarmgate/swarmgate/internal/client"
+	"github.com/swarmgate/swarmgate/internal/link"
+)
+
+// maxRead bounds one read: the Service Worker and MediaSource paths ask
+// for at most this much per message.
+const maxRead = 1 << 20
+
+func main() {
+	api := js.Global().Get("Object").New()
+	api.Set("watch", js.FuncOf(watch))
+	api.Set("version", "1")
+	js.Global().Set("swarmgate", api)
+	if ready := js.Global().Get("swarmgateReady"); ready.Type() == js.TypeFunction {
+		ready.Invoke()
+	}
+	select {}
+}
+
+// promise runs f in its own goroutine and settles a Promise with its
+// result: a JS value, or an Error carrying err's text.
+func promise(f func() (any, error)) js.Value {
+	var handler js.Func
+	handler = js.FuncOf(func(this js.Value, args []js.Value) any {
+		resolve, reject := args[0], args[1]
+		go func() {
+			defer handler.Release()
+			v, err := f()
+			if err != nil {
+				reject.Invoke(js.Global().Get("Error").New(err.Error()))
+				return
+			}
+			resolve.Invoke(v)
+		}()
+		return nil
+	})
+	return js.Global().Get("Promise").New(handler)
+}
+
+func str(o js.Value, k string) string {
+	if v := o.Get(k); v.Type() == js.TypeString {
+		return v.String()
+	}
+	return ""
+}
+
+func watch(this js.Value, args []js.Value) any {
+	if len(args) < 1 || args[0].Type() != js.TypeObject {
+		return promise(func() (any, error) { return nil, errors.New("swarmgate.watch: want an options object") })
+	}
+	o := args[0]
+	lnk, signal, peer := str(o, "link"), str(o, "signal"), o.Get("peer").Truthy()
+	var ice []webrtc.ICEServer
+	if v := o.Get("iceServers"); v.Type() == js.TypeObject {
+		for i := 0; i < v.Length(); i++ {
+			if u := v.Index(i); u.Type() == js.TypeString {
+				ice = append(ice, webrtc.ICEServer{URLs: []string{u.String()}})
+			}
+		}
+	}
+	debug := o.Get("debug").Truthy()
+	return promise(func() (any, error) {
+		l, err := link.Parse(lnk)
+		if err != nil {
+			return nil, err
+		}
+		cfg := client.Config{SignalURL: signal, Link: l, Peer: peer}
+		cfg.RTC.ICEServers = ice
+		if debug {
+			cfg.Logger = slog.New(slog.NewTextHandler(consoleWriter{}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		defer cancel()
+		c, err := client.Start(ctx, cfg)
+		if err != nil {
+			return nil, err
+		}
+		return handle(c), nil
+	})
+}
+
+// handle is the JS object for one watched swarm.
+func handle(c *client.Client) js.Value {
+	h := js.Global().Get("Object").New()
+	ctx, cancel := context.WithCancel(context.Background())
+	h.Set("size", js.FuncOf(func(this js.Value, args []js.Value) any {
+		timeout := 30 * time.Second
+		if len(args) > 0 && args[0].Type() == js.TypeNumber {
+			timeout = time.Duration(args[0].Float()) * time.Millisecond
+		}
+		return promise(func() (any, error) {
+			r, err := c.Reader(ctx, timeout)
+			if err != nil {
+				return nil, err
+			}
+			n, _ := r.Seek(0, io.SeekEnd)
+			return float64(n), nil
+		})
+	}))
+	h.Set("read", js.FuncOf(func(this js.Value, args []js.Value) any {
+		if len(args) < 2 || args[0].Type() != js.TypeNumber || args[1].Type() != js.TypeNumber {
+			return promise(func() (any, error) { return nil, errors.New("read(offset, length): want two numbers") })
+		}
+		off, n := int64(args[0].Float()), int64(args[1].Float())
+		timeout := 30 * time.Second
+		if len(args) > 2 && args[2].Type() == js.TypeNumber {
+			timeout = time.Duration(args[2].Float()) * time.Millisecond
+		}
+		return promise(func() (any, error) {
+			if off < 0 || n < 0 {
+				return nil, fmt.Errorf("read: bad range %d+%d", off, n)
+			}
+			r, err := c.Reader(ctx, timeout)
+			if err != nil {
+				return nil, err
+			}
+			if _, err := r.Seek(off, io.SeekStart); err != nil {
+				return nil, err
+			}
+			buf := make([]byte, min(n, maxRead))
+			k, err := r.Read(buf)
+			if err != nil && !errors.Is(err, io.EOF) {
+				return nil, err
+			}
+			out := js.Global().Get("Uint8Array").New(k)
+			js.CopyBytesToJS(out, buf[:k])
+			return out, nil
+		})
+	}))
+	h.Set("status", js.FuncOf(func(this js.Value, args []js.Value) any {
+		cells := 256
+		if len(args) > 0 && args[0].Type() == js.TypeNumber {
+			cells = min(max(args[0].Int(), 1), 4096)
+		}
+		return statusJSON(c.Status(cells))
+	}))
+	h.Set("close", js.FuncOf(func(this js.Value, args []js.Value) any {
+		cancel()
+		go c.Close()
+		return nil
+	}))
+	return h
+}
+
+// consoleWriter sends the client's debug log to console.debug.
+type consoleWriter struct{}
+
+func (consoleWriter) Write(p []byte) (int, error) {
+	js.Global().Get("console").Call("debug", strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
