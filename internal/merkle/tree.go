@@ -208,7 +208,9 @@ func (t *Tree) Restore(nchunks uint64, length int64) error {
 	}
 	t.alloc(nchunks)
 	t.length = length
-	t.setKnown(t.rootBin, t.root)
+	if t.pg == nil {
+		t.setKnown(t.rootBin, t.root)
+	} // a paged tree knows its root without reading the page it lies in
 	return nil
 }
 
@@ -243,7 +245,7 @@ func (t *Tree) Known(b Bin) bool {
 		return true
 	}
 	if t.pg != nil {
-		return t.pg.known(b)
+		return b == t.rootBin || t.pg.known(b)
 	}
 	return t.known[b>>6]&(1<<(b&63)) != 0
 }
@@ -261,6 +263,9 @@ func (t *Tree) node(b Bin) []byte {
 	if t.pg != nil {
 		if t.empty(b) {
 			return zeroHash[:t.hs:t.hs]
+		}
+		if b == t.rootBin {
+			return t.root[:t.hs:t.hs]
 		}
 		return t.pg.node(b)
 	}

@@ -2,9 +2,11 @@
 // tracking, the in-memory form of the store's verified-chunk and
 // verified-tree-node maps.
 //
-// Memory is one PageBytes page per touched PageBits-wide stretch of indices,
-// so a map over 10 GiB of 1 KiB chunks costs 1.25 MiB when full and almost
-// nothing when sparse. A Set is not safe for concurrent use; its owner locks.
+// Memory is one PageBytes page per partly set PageBits-wide stretch of
+// indices; empty stretches cost nothing and runs of full ones one pair of
+// numbers, so a map over 10 GiB of 1 KiB chunks costs a few dozen bytes
+// when full or empty, and 1.25 MiB at most. A Set is not safe for
+// concurrent use; its owner locks.
 package bitset
 
 import (
@@ -24,9 +26,9 @@ const (
 
 type page [pageWords]uint64
 
-// full is the one shared page of a stretch with every bit set: a seeder's
-// maps cost a map entry per page, not a page. It is never written: Remove
-// copies it first.
+// full is the one shared page of a stretch with every bit set (pages in
+// Set.full): a seeder's maps cost one run, not a page or a map entry per
+// page. It is never written: Remove copies it first.
 var full = func() *page {
 	p := new(page)
 	for i := range p {
@@ -47,7 +49,8 @@ func (p *page) isFull() bool {
 // Set is a sparse bitset over uint64 indices. The zero value is empty and
 // ready to use.
 type Set struct {
-	pages map[uint64]*page
+	pages map[uint64]*page // pages neither empty nor in full
+	full  []run            // sorted, disjoint, not adjacent: pages with every bit set
 	dirty map[uint64]struct{}
 	count uint64
 
@@ -56,11 +59,80 @@ type Set struct {
 	lastP *page
 }
 
+// run is the page numbers [from, to].
+type run struct{ from, to uint64 }
+
+// fullAt returns the index of the run holding page n, or where one would go.
+func (s *Set) fullAt(n uint64) (int, bool) {
+	i, _ := slices.BinarySearchFunc(s.full, n, func(r run, n uint64) int {
+		switch {
+		case r.to < n:
+			return -1
+		case r.from > n:
+			return 1
+		}
+		return 0
+	})
+	return i, i < len(s.full) && s.full[i].from <= n && n <= s.full[i].to
+}
+
+// addFull records page n as full (it is not in pages).
+func (s *Set) addFull(n uint64) {
+	i, ok := s.fullAt(n)
+	if ok {
+		return
+	}
+	left := i > 0 && s.full[i-1].to+1 == n
+	right := i < len(s.full) && n+1 == s.full[i].from
+	switch {
+	case left && right:
+		s.full[i-1].to = s.full[i].to
+		s.full = slices.Delete(s.full, i, i+1)
+	case left:
+		s.full[i-1].to = n
+	case right:
+		s.full[i].from = n
+	default:
+		s.full = slices.Insert(s.full, i, run{n, n})
+	}
+}
+
+// removeFull forgets that page n is full.
+func (s *Set) removeFull(n uint64) {
+	i, ok := s.fullAt(n)
+	if !ok {
+		return
+	}
+	r := s.full[i]
+	switch {
+	case r.from == n && r.to == n:
+		s.full = slices.Delete(s.full, i, i+1)
+	case r.from == n:
+		s.full[i].from = n + 1
+	case r.to == n:
+		s.full[i].to = n - 1
+	default:
+		s.full[i].to = n - 1
+		s.full = slices.Insert(s.full, i+1, run{n + 1, r.to})
+	}
+}
+
+// get returns page n for reading (full for a full page), or nil if empty.
+func (s *Set) get(n uint64) *page {
+	if p := s.pages[n]; p != nil {
+		return p
+	}
+	if _, ok := s.fullAt(n); ok {
+		return full
+	}
+	return nil
+}
+
 func (s *Set) page(n uint64, create bool) *page {
 	if s.lastP != nil && s.lastN == n {
 		return s.lastP
 	}
-	p := s.pages[n]
+	p := s.get(n)
 	if p == nil {
 		if !create {
 			return nil
@@ -117,6 +189,10 @@ func (s *Set) Remove(i uint64) bool {
 	if p == full {
 		cp := *full
 		p = &cp
+		s.removeFull(n)
+		if s.pages == nil {
+			s.pages = make(map[uint64]*page)
+		}
 		s.pages[n] = p
 		s.lastN, s.lastP = n, p
 	}
@@ -137,12 +213,9 @@ func (s *Set) Count() uint64 { return s.count }
 // AnyFrom reports whether any bit >= i is set.
 func (s *Set) AnyFrom(i uint64) bool {
 	found := false
-	s.Each(func(j uint64) bool {
-		if j >= i {
-			found = true
-			return false
-		}
-		return true
+	s.eachFrom(i, func(uint64) bool {
+		found = true
+		return false
 	})
 	return found
 }
@@ -150,10 +223,8 @@ func (s *Set) AnyFrom(i uint64) bool {
 // RemoveFrom clears every bit >= i and returns how many were set.
 func (s *Set) RemoveFrom(i uint64) uint64 {
 	var drop []uint64
-	s.Each(func(j uint64) bool {
-		if j >= i {
-			drop = append(drop, j)
-		}
+	s.eachFrom(i, func(j uint64) bool {
+		drop = append(drop, j)
 		return true
 	})
 	for _, j := range drop {
@@ -162,29 +233,71 @@ func (s *Set) RemoveFrom(i uint64) uint64 {
 	return uint64(len(drop))
 }
 
-func (s *Set) sortedPages() []uint64 {
+// eachFrom calls fn for every set bit >= i in ascending order until fn
+// returns false, skipping the pages below i.
+func (s *Set) eachFrom(i uint64, fn func(j uint64) bool) {
+	s.eachPage(func(n uint64, p *page) bool {
+		if n < i/PageBits {
+			return true
+		}
+		for wi, w := range p {
+			for w != 0 {
+				j := n*PageBits + uint64(wi)*64 + uint64(bits.TrailingZeros64(w))
+				w &= w - 1
+				if j >= i && !fn(j) {
+					return false
+				}
+			}
+		}
+		return true
+	})
+}
+
+// eachPage calls fn with every non-empty page in ascending order until fn
+// returns false.
+func (s *Set) eachPage(fn func(n uint64, p *page) bool) {
 	ns := make([]uint64, 0, len(s.pages))
 	for n := range s.pages {
 		ns = append(ns, n)
 	}
 	slices.Sort(ns)
-	return ns
+	k := 0
+	for _, r := range s.full {
+		for ; k < len(ns) && ns[k] < r.from; k++ {
+			if !fn(ns[k], s.pages[ns[k]]) {
+				return
+			}
+		}
+		for n := r.from; ; n++ {
+			if !fn(n, full) {
+				return
+			}
+			if n == r.to {
+				break
+			}
+		}
+	}
+	for ; k < len(ns); k++ {
+		if !fn(ns[k], s.pages[ns[k]]) {
+			return
+		}
+	}
 }
 
 // Each calls fn for every set bit in ascending order until fn returns false.
 func (s *Set) Each(fn func(i uint64) bool) {
-	for _, n := range s.sortedPages() {
-		p := s.pages[n]
+	s.eachPage(func(n uint64, p *page) bool {
 		for wi, w := range p {
 			for w != 0 {
 				tz := bits.TrailingZeros64(w)
 				if !fn(n*PageBits + uint64(wi)*64 + uint64(tz)) {
-					return
+					return false
 				}
 				w &= w - 1
 			}
 		}
-	}
+		return true
+	})
 }
 
 // Ranges returns the set bits as sorted, coalesced, end-inclusive ranges.
@@ -192,8 +305,19 @@ func (s *Set) Ranges() [][2]uint64 {
 	var out [][2]uint64
 	open := false
 	var start, cur uint64 // cur: one past the last bit of the open run
-	for _, n := range s.sortedPages() {
-		p := s.pages[n]
+	s.eachPage(func(n uint64, p *page) bool {
+		if p == full {
+			idx := n * PageBits
+			if open && idx == cur {
+				cur = idx + PageBits
+			} else {
+				if open {
+					out = append(out, [2]uint64{start, cur - 1})
+				}
+				open, start, cur = true, idx, idx+PageBits
+			}
+			return true
+		}
 		for wi, w := range p {
 			base := n*PageBits + uint64(wi)*64
 			for w != 0 {
@@ -218,7 +342,8 @@ func (s *Set) Ranges() [][2]uint64 {
 				}
 			}
 		}
-	}
+		return true
+	})
 	if open {
 		out = append(out, [2]uint64{start, cur - 1})
 	}
@@ -227,12 +352,8 @@ func (s *Set) Ranges() [][2]uint64 {
 
 // Clone returns a deep copy without dirty marks.
 func (s *Set) Clone() *Set {
-	c := &Set{count: s.count, pages: make(map[uint64]*page, len(s.pages))}
+	c := &Set{count: s.count, pages: make(map[uint64]*page, len(s.pages)), full: slices.Clone(s.full)}
 	for n, p := range s.pages {
-		if p == full {
-			c.pages[n] = full
-			continue
-		}
 		cp := *p
 		c.pages[n] = &cp
 	}
@@ -253,8 +374,9 @@ func (s *Set) TakeDirty() (nums []uint64, data [][]byte) {
 	data = make([][]byte, len(nums))
 	for k, n := range nums {
 		data[k] = s.PageData(n)
-		if p := s.pages[n]; p != nil && p != full && p.isFull() {
-			s.pages[n] = full // give the page's memory back
+		if p := s.pages[n]; p != nil && p.isFull() {
+			delete(s.pages, n) // give the page's memory back
+			s.addFull(n)
 			if s.lastN == n {
 				s.lastP = full
 			}
@@ -279,7 +401,7 @@ func (s *Set) MarkDirty(nums []uint64) {
 // of byte i/8 (64-bit little-endian words).
 func (s *Set) PageData(n uint64) []byte {
 	b := make([]byte, PageBytes)
-	if p := s.pages[n]; p != nil {
+	if p := s.get(n); p != nil {
 		for k, w := range p {
 			binary.LittleEndian.PutUint64(b[k*8:], w)
 		}
@@ -296,28 +418,30 @@ func (s *Set) LoadPage(n uint64, data []byte) error {
 	if n > (1<<64-1)/PageBits {
 		return fmt.Errorf("bitset: page number %d out of range", n)
 	}
-	var p page
 	var c uint64
-	for k := range p {
-		p[k] = binary.LittleEndian.Uint64(data[k*8:])
-		c += uint64(bits.OnesCount64(p[k]))
+	for k := 0; k < pageWords; k++ {
+		c += uint64(bits.OnesCount64(binary.LittleEndian.Uint64(data[k*8:])))
 	}
-	if old := s.pages[n]; old != nil {
+	if old := s.get(n); old != nil {
 		for _, w := range old {
 			s.count -= uint64(bits.OnesCount64(w))
 		}
 	}
-	if c == 0 {
-		delete(s.pages, n)
-	} else {
+	delete(s.pages, n)
+	s.removeFull(n)
+	switch c {
+	case 0:
+	case PageBits:
+		s.addFull(n)
+	default:
+		p := new(page)
+		for k := range p {
+			p[k] = binary.LittleEndian.Uint64(data[k*8:])
+		}
 		if s.pages == nil {
 			s.pages = make(map[uint64]*page)
 		}
-		if c == PageBits {
-			s.pages[n] = full
-		} else {
-			s.pages[n] = &p
-		}
+		s.pages[n] = p
 	}
 	s.count += c
 	s.lastP = nil

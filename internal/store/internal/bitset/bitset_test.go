@@ -137,8 +137,8 @@ func TestFullPagesShared(t *testing.T) {
 		s.Add(i)
 	}
 	s.TakeDirty()
-	if s.pages[0] != full || s.pages[1] != full || s.pages[2] != full {
-		t.Fatal("full pages not shared after TakeDirty")
+	if len(s.pages) != 0 || !slices.Equal(s.full, []run{{0, 2}}) || s.get(1) != full {
+		t.Fatalf("full pages not one run after TakeDirty: %d pages, runs %v", len(s.pages), s.full)
 	}
 	if !s.Remove(PageBits + 5) {
 		t.Fatal("Remove of a set bit")
@@ -149,16 +149,107 @@ func TestFullPagesShared(t *testing.T) {
 	if s.Count() != 3*PageBits-1 {
 		t.Fatalf("count %d", s.Count())
 	}
+	if !slices.Equal(s.full, []run{{0, 0}, {2, 2}}) || len(s.pages) != 1 {
+		t.Fatalf("after Remove: runs %v, %d pages", s.full, len(s.pages))
+	}
+	if got, want := s.Ranges(), [][2]uint64{{0, PageBits + 4}, {PageBits + 6, 3*PageBits - 1}}; !slices.Equal(got, want) {
+		t.Fatalf("Ranges %v, want %v", got, want)
+	}
+	s.Add(PageBits + 5)
+	s.TakeDirty()
+	if !slices.Equal(s.full, []run{{0, 2}}) || len(s.pages) != 0 {
+		t.Fatalf("refilled: runs %v, %d pages", s.full, len(s.pages))
+	}
 	var l Set
 	if err := l.LoadPage(7, s.PageData(0)); err != nil {
 		t.Fatal(err)
 	}
-	if l.pages[7] != full || l.Count() != PageBits {
+	if len(l.pages) != 0 || l.get(7) != full || l.Count() != PageBits {
 		t.Fatal("LoadPage of a full page")
 	}
 	c := l.Clone()
 	c.Remove(7 * PageBits)
 	if !l.Has(7*PageBits) || c.Has(7*PageBits) {
 		t.Fatal("Clone shares a written page")
+	}
+}
+
+// TestFullRunsAgainstMap fills and empties pages densely, collapsing them
+// into full runs (TakeDirty) and splitting the runs again (Remove, LoadPage),
+// and checks every answer against a map.
+func TestFullRunsAgainstMap(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	const pages = 6
+	var s Set
+	ref := map[uint64]bool{}
+	for round := range 300 {
+		pg := r.Uint64N(pages)
+		switch r.IntN(4) {
+		case 0, 1: // fill a page
+			for i := pg * PageBits; i < (pg+1)*PageBits; i++ {
+				s.Add(i)
+				ref[i] = true
+			}
+		case 2: // knock a few bits out
+			for range 3 {
+				i := pg*PageBits + r.Uint64N(PageBits)
+				if s.Remove(i) != ref[i] {
+					t.Fatalf("round %d: Remove(%d) disagrees", round, i)
+				}
+				delete(ref, i)
+			}
+		case 3: // reload a page from another set's form
+			var o Set
+			v := r.IntN(3)
+			for i := pg * PageBits; i < (pg+1)*PageBits && v > 0; i++ {
+				if v == 2 || i%3 == 0 {
+					o.Add(i)
+				}
+			}
+			if err := s.LoadPage(pg, o.PageData(pg)); err != nil {
+				t.Fatal(err)
+			}
+			for i := pg * PageBits; i < (pg+1)*PageBits; i++ {
+				if o.Has(i) {
+					ref[i] = true
+				} else {
+					delete(ref, i)
+				}
+			}
+		}
+		if r.IntN(2) == 0 {
+			s.TakeDirty()
+		}
+		if s.Count() != uint64(len(ref)) {
+			t.Fatalf("round %d: Count %d, want %d", round, s.Count(), len(ref))
+		}
+		var want [][2]uint64
+		for i := uint64(0); i < pages*PageBits; i++ {
+			if s.Has(i) != ref[i] {
+				t.Fatalf("round %d: Has(%d) = %v", round, i, s.Has(i))
+			}
+			if ref[i] {
+				if k := len(want); k > 0 && want[k-1][1]+1 == i {
+					want[k-1][1] = i
+				} else {
+					want = append(want, [2]uint64{i, i})
+				}
+			}
+		}
+		if got := s.Ranges(); !slices.Equal(got, want) {
+			t.Fatalf("round %d: Ranges %v, want %v", round, got, want)
+		}
+		for k := 1; k < len(s.full); k++ {
+			if s.full[k-1].to+1 >= s.full[k].from {
+				t.Fatalf("round %d: runs %v not disjoint and apart", round, s.full)
+			}
+		}
+		for _, fr := range s.full {
+			for n := fr.from; n <= fr.to; n++ {
+				if s.pages[n] != nil {
+					t.Fatalf("round %d: page %d both full and held", round, n)
+				}
+			}
+		}
 	}
 }
