@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"path/filepath"
+	"time"
 
 	"github.com/swarmgate/swarmgate/internal/node"
 
@@ -16,8 +17,9 @@ import (
 
 // dhtFlags are the Mainline DHT flags shared by the commands.
 type dhtFlags struct {
-	listen    string
-	bootstrap listFlag
+	listen             string
+	bootstrap          listFlag
+	retryMin, retryMax time.Duration
 }
 
 func addDHTFlags(fs *flag.FlagSet) *dhtFlags {
@@ -25,6 +27,13 @@ func addDHTFlags(fs *flag.FlagSet) *dhtFlags {
 	fs.StringVar(&f.listen, "dht-listen", "", "UDP address of the DHT node (default: the --listen host, any port)")
 	fs.Var(&f.bootstrap, "bootstrap", "DHT bootstrap node host:port (repeatable; default: the public Mainline routers; \"none\" for none)")
 	return f
+}
+
+// addRetry adds the flags of the lookup retry schedule (commands whose DHT
+// node startDHT starts: get, seed, publish).
+func (f *dhtFlags) addRetry(fs *flag.FlagSet) {
+	fs.DurationVar(&f.retryMin, "dht-retry-min", 100*time.Millisecond, "wait before looking up again after a lookup that found no peer (an announce no node took); doubles up to the role's interval")
+	fs.DurationVar(&f.retryMax, "dht-retry-max", 0, "a leecher's longest wait between lookups while it has found no peer (default: the poll interval, 5 s)")
 }
 
 // bootstrapList maps the flag to dhtnet's convention: nil = public routers.
@@ -53,6 +62,12 @@ func startDHT(ctx context.Context, f *dhtFlags, ppsp net.Addr, readOnly bool, db
 
 // startDHTConfig is startDHT with more of dhtnet.Config.
 func startDHTConfig(ctx context.Context, f *dhtFlags, ppsp net.Addr, cfg dhtnet.Config, log *slog.Logger) (*node.DHT, error) {
+	if cfg.RetryMin == 0 {
+		cfg.RetryMin = f.retryMin
+	}
+	if cfg.RetryMax == 0 {
+		cfg.RetryMax = f.retryMax
+	}
 	return node.StartDHT(ctx, node.DHTConfig{Listen: f.listen, Bootstrap: f.bootstrapList(), DHT: cfg}, ppsp, log)
 }
 
@@ -93,13 +108,14 @@ func benchDHT(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	lookups := fs.Int("lookups", 1000, "measured lookups per variant")
 	loss := fs.Float64("loss", 0.05, "share of datagrams dropped")
 	impaired := fs.Float64("impaired", 0.33, "share of nodes impaired (half answer nobody, half only some)")
+	stale := fs.Float64("stale", 0, "share of nodes that leave after the build but stay listed in the others' tables")
 	seed := fs.Int64("seed", 1, "random seed")
 	asJSON := fs.Bool("json", false, "print one JSON object")
 	progress := fs.Bool("progress", false, "print progress to stderr")
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
-	cfg := dhtnet.BenchConfig{Nodes: *nodes, Lookups: *lookups, Loss: *loss, Impaired: *impaired, Seed: *seed}
+	cfg := dhtnet.BenchConfig{Nodes: *nodes, Lookups: *lookups, Loss: *loss, Impaired: *impaired, Stale: *stale, Seed: *seed}
 	if *progress {
 		cfg.Progress = stderr
 	}

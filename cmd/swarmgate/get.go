@@ -38,6 +38,7 @@ func cmdGet(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	compat := fs.String("compat", "auto", "handshake: auto, libswift (never send RFC option 9) or rfc")
 	progress := fs.Bool("progress", isTerminal(stderr), "show a progress bar (default: when stderr is a terminal)")
 	df := addDHTFlags(fs)
+	df.addRetry(fs)
 	statsFile := fs.String("stats-json", "", "write transfer figures as JSON to this file on exit")
 	lbDgram := fs.Int("loopback-datagram", 0, "largest datagram to loopback peers (default 17000; 1472 makes loopback behave like the Internet)")
 	verbose := fs.Bool("v", false, "verbose logs")

@@ -29,6 +29,7 @@ func cmdPublish(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	gw := fs.String("gateway", "", "print an https://GATEWAY/<root> link")
 	timeout := fs.Duration("timeout", 10*time.Minute, "give up when no booster holds a full copy by then")
 	df := addDHTFlags(fs)
+	df.addRetry(fs)
 	noDHT := fs.Bool("no-dht", false, "do not look for boosters on the DHT (only --peer)")
 	poll := fs.Duration("poll", 5*time.Second, "how often the source asks the DHT for boosters")
 	verbose := fs.Bool("v", false, "verbose logs")

@@ -25,6 +25,7 @@ func cmdSeed(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	gw := fs.String("gateway", "", "print https://GATEWAY/<root> links instead of tswift:// links")
 	useDHT := fs.Bool("dht", false, "announce each file on the Mainline DHT (booster/seeder role: at once, then every 10 min)")
 	df := addDHTFlags(fs)
+	df.addRetry(fs)
 	statsFile := fs.String("stats-json", "", "write transfer figures as JSON to this file on exit")
 	lbDgram := fs.Int("loopback-datagram", 0, "largest datagram to loopback peers (default 17000; 1472 makes loopback behave like the Internet)")
 	verbose := fs.Bool("v", false, "verbose logs")

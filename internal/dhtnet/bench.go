@@ -34,6 +34,7 @@ type BenchConfig struct {
 	Lookups  int     // measured lookups per variant (default 1000)
 	Loss     float64 // share of datagrams dropped, 0..1
 	Impaired float64 // share of overlay nodes impaired after the build, 0..1: half answer nobody, half answer only some
+	Stale    float64 // share of overlay nodes that leave after the build but stay listed in the others' tables, 0..1
 	Seed     int64   // overlay, IDs, RTTs and loss (0 is a valid seed)
 
 	Concurrency int           // lookups in flight (default 32)
@@ -51,6 +52,7 @@ type BenchResult struct {
 	Lookups  int            `json:"lookups"`
 	Loss     float64        `json:"loss"`
 	Impaired int            `json:"impaired"`
+	Stale    int            `json:"stale"`
 	Seed     int64          `json:"seed"`
 	BuildS   float64        `json:"build_s"`
 	RunS     float64        `json:"run_s"`
@@ -72,6 +74,25 @@ type VariantStats struct {
 	// AboveP99 is the number of samples at or above the 99th percentile
 	// (the tail the p99 figure rests on).
 	AboveP99 int `json:"above_p99"`
+
+	// Announces: time from the start of the announce until it is done
+	// (tuned: Node.Announce returned; default: AnnounceTraversal with
+	// AnnouncePeer Finished); an announce that no node accepted, or not
+	// done by the timeout, counts as the timeout.
+	AnnounceDone        int     `json:"announce_done"`
+	AnnounceP50ms       float64 `json:"announce_p50_ms"`
+	AnnounceP99ms       float64 `json:"announce_p99_ms"`
+	AnnounceQueriesMean float64 `json:"announce_peer_sent_mean"` // tuned only: announce_peer queries per announce
+	StoredP50ms         float64 `json:"stored_p50_ms"`           // tuned only: time to the first acceptance
+	StoredP99ms         float64 `json:"stored_p99_ms"`
+	// With: time to the first peer for a lookup started together with the
+	// announce, retries included.
+	WithFound       int     `json:"with_found"`
+	WithP50ms       float64 `json:"with_p50_ms"`
+	WithP75ms       float64 `json:"with_p75_ms"`
+	WithP98ms       float64 `json:"with_p98_ms"`
+	WithP99ms       float64 `json:"with_p99_ms"`
+	WithQueriesMean float64 `json:"with_queries_mean"` // get_peers queries per lookup until the first peer, retries included
 }
 
 func (c *BenchConfig) setDefaults() {
@@ -98,6 +119,7 @@ func (c *BenchConfig) setDefaults() {
 	}
 	c.Loss = min(max(c.Loss, 0), 1)
 	c.Impaired = min(max(c.Impaired, 0), 1)
+	c.Stale = min(max(c.Stale, 0), 1)
 }
 
 // Bench builds the overlay, runs the tuned lookup and anacrolix/dht's
@@ -117,13 +139,24 @@ func Bench(ctx context.Context, cfg BenchConfig, w io.Writer, asJSON bool) error
 // WriteText prints the result as a table.
 func (r *BenchResult) WriteText(w io.Writer) error {
 	var b bytes.Buffer
-	fmt.Fprintf(&b, "dht bench: %d nodes (%d impaired), %d lookups per variant, loss %.0f%%, Mainline RTTs (thesis ch. 8 Fig. 2), seed %d\n",
-		r.Nodes, r.Impaired, r.Lookups, r.Loss*100, r.Seed)
+	fmt.Fprintf(&b, "dht bench: %d nodes (%d impaired, %d gone but listed), %d lookups per variant, loss %.0f%%, Mainline RTTs (thesis ch. 8 Fig. 2), seed %d\n",
+		r.Nodes, r.Impaired, r.Stale, r.Lookups, r.Loss*100, r.Seed)
 	fmt.Fprintf(&b, "overlay built in %.1f s, lookups ran %.1f s\n", r.BuildS, r.RunS)
 	fmt.Fprintf(&b, "%-8s %11s %8s %8s %8s %8s %10s %10s %12s\n", "variant", "found", "p50 ms", "p75 ms", "p98 ms", "p99 ms", "q/lookup", "q mean", "maint q/min")
 	for _, v := range r.Variants {
 		fmt.Fprintf(&b, "%-8s %5d/%-5d %8.0f %8.0f %8.0f %8.0f %10.0f %10.1f %12.1f\n",
 			v.Name, v.Found, r.Lookups, v.P50ms, v.P75ms, v.P98ms, v.P99ms, v.QueriesP50, v.QueriesMean, v.MaintenanceQPM)
+	}
+	fmt.Fprintf(&b, "time to announce, and to the first peer for a lookup started with the announce (retries included):\n")
+	fmt.Fprintf(&b, "%-8s %11s %8s %8s %11s %11s %11s %8s %8s %8s %8s %10s\n", "variant", "announced", "ann p50", "ann p99", "stored p50", "stored p99", "found", "p50 ms", "p75 ms", "p98 ms", "p99 ms", "q/lookup")
+	for _, v := range r.Variants {
+		stored := fmt.Sprintf("%11.0f %11.0f", v.StoredP50ms, v.StoredP99ms)
+		if v.StoredP50ms == 0 {
+			stored = fmt.Sprintf("%11s %11s", "-", "-")
+		}
+		fmt.Fprintf(&b, "%-8s %5d/%-5d %8.0f %8.0f %s %5d/%-5d %8.0f %8.0f %8.0f %8.0f %10.1f\n",
+			v.Name, v.AnnounceDone, r.Lookups, v.AnnounceP50ms, v.AnnounceP99ms, stored,
+			v.WithFound, r.Lookups, v.WithP50ms, v.WithP75ms, v.WithP98ms, v.WithP99ms, v.WithQueriesMean)
 	}
 	_, err := w.Write(b.Bytes())
 	return err
@@ -164,12 +197,19 @@ const (
 	healthy int32 = iota
 	silent        // answers nobody (non-reciprocal)
 	partial       // answers only some (non-transitive)
+	gone          // left the overlay, but others keep listing it (stale)
 )
 
 type benchNet struct {
-	cfg   BenchConfig
-	modes []atomic.Int32
-	addrs []netip.AddrPort
+	cfg    BenchConfig
+	modes  []atomic.Int32
+	byAddr sync.Map // netip.AddrPort → node index
+}
+
+// isGone reports whether the node at ap has left the overlay.
+func (bn *benchNet) isGone(ap netip.AddrPort) bool {
+	i, ok := bn.byAddr.Load(ap)
+	return ok && bn.modes[i.(int)].Load() == gone
 }
 
 // listen opens node i's socket: loopback UDP behind the impairing wrapper.
@@ -182,6 +222,9 @@ func (bn *benchNet) listen(i int) (*benchConn, error) {
 	uc.(*net.UDPConn).SetReadBuffer(4 << 20)
 	self := uc.LocalAddr()
 	me := self.String()
+	if ap, err := addrPortOf(self); err == nil {
+		bn.byAddr.Store(ap, i)
+	}
 	mode := &bn.modes[i]
 	seed := bn.cfg.Seed
 	w := netsim.Wrap(uc, netsim.Config{
@@ -190,7 +233,7 @@ func (bn *benchNet) listen(i int) (*benchConn, error) {
 		Seed:      seed*7919 + int64(i),
 		Drop: func(to net.Addr) bool {
 			switch mode.Load() {
-			case silent:
+			case silent, gone:
 				return true
 			case partial:
 				h := fnv.New32a()
@@ -245,6 +288,10 @@ func RunBench(ctx context.Context, cfg BenchConfig) (*BenchResult, error) {
 		if err != nil {
 			c.Close()
 			return nil, err
+		}
+		if i < cfg.Nodes {
+			keep := bn.isGone // overlay nodes keep listing departed nodes
+			n.keepFailed.Store(&keep)
 		}
 		nodes = append(nodes, n)
 		conns = append(conns, c)
@@ -344,9 +391,12 @@ func RunBench(ctx context.Context, cfg BenchConfig) (*BenchResult, error) {
 	}
 
 	// Impair a share of the overlay (never the initiators): half go silent,
-	// half answer only some destinations.
+	// half answer only some destinations. Then a share of the healthy rest
+	// leaves: gone nodes answer nothing, and the other overlay nodes keep
+	// listing them, as deployed nodes do for up to 15 minutes.
 	perm := rng.Perm(cfg.Nodes)
 	nImp := int(math.Round(cfg.Impaired * float64(cfg.Nodes)))
+	nStale := min(int(math.Round(cfg.Stale*float64(cfg.Nodes))), cfg.Nodes-nImp-1)
 	healthyNodes := make([]*Node, 0, cfg.Nodes)
 	for k, i := range perm {
 		switch {
@@ -356,27 +406,49 @@ func RunBench(ctx context.Context, cfg BenchConfig) (*BenchResult, error) {
 		case k < nImp:
 			bn.modes[i].Store(partial)
 			stopRun[i]()
+		case k < nImp+nStale:
+			bn.modes[i].Store(gone)
+			stopRun[i]()
 		default:
 			healthyNodes = append(healthyNodes, nodes[i])
 		}
 	}
 	buildS := time.Since(buildStart).Seconds()
-	progress("overlay built in %.1f s: %d nodes, %d impaired", buildS, cfg.Nodes, nImp)
+	progress("overlay built in %.1f s: %d nodes, %d impaired, %d gone but listed", buildS, cfg.Nodes, nImp, nStale)
 
-	// Lookups: a healthy booster announces a new swarm, then one tuned and
-	// one default initiator look for it at the same time.
+	// Per sample, two measurements for each variant:
+	//  - with: a booster starts announcing a new swarm, and at the same
+	//    moment another initiator starts looking for it (tuned: a source
+	//    Membership, with its retry schedule; default: the stock lookup,
+	//    restarted at once whenever it ends without a peer);
+	//  - after: once the tuned announce is done, one tuned and one default
+	//    initiator look for that swarm once (the figure of earlier runs).
 	nAll := cfg.Warmup + cfg.Lookups
 	tunedS := make([]benchSample, nAll)
 	stockS := make([]benchSample, nAll)
+	tunedW := make([]benchSample, nAll)
+	stockW := make([]benchSample, nAll)
+	tunedA := make([]benchSample, nAll)
+	stockA := make([]benchSample, nAll)
 	swarms := make([][20]byte, nAll)
-	boosters := make([]*Node, nAll)
+	swarmsD := make([][20]byte, nAll)
+	tunedAnn := make([]int, nAll)
 	tunedIdx := make([]int, nAll)
 	stockIdx := make([]int, nAll)
+	tunedWith := make([]int, nAll)
+	stockAnn := make([]int, nAll)
+	stockWith := make([]int, nAll)
+	rng2 := rand.New(rand.NewSource(cfg.Seed*31 + 17))
+	other := func(n, not int) int { return (not + 1 + rng2.Intn(n-1)) % n }
 	for i := range nAll {
 		rng.Read(swarms[i][:])
-		boosters[i] = healthyNodes[rng.Intn(len(healthyNodes))]
+		tunedAnn[i] = rng.Intn(len(tuned))
 		tunedIdx[i] = rng.Intn(len(tuned))
 		stockIdx[i] = rng.Intn(len(stock))
+		rng2.Read(swarmsD[i][:])
+		tunedWith[i] = other(len(tuned), tunedAnn[i])
+		stockAnn[i] = rng2.Intn(len(stock))
+		stockWith[i] = other(len(stock), stockAnn[i])
 	}
 	var mStart time.Time
 	var tunedMaint0, stockMaint0 int64
@@ -396,7 +468,14 @@ func RunBench(ctx context.Context, cfg BenchConfig) (*BenchResult, error) {
 			wg.Go(func() {
 				for i := range jobs {
 					port := 10000 + i%50000
-					ast := boosters[i].Announce(ctx, swarms[i], port, nil)
+					var jw sync.WaitGroup
+					jw.Go(func() { tunedW[i] = tunedWithLookup(ctx, tuned[tunedWith[i]], swarms[i], cfg.Timeout) })
+					jw.Go(func() { stockW[i] = stockWithLookup(ctx, stock[stockWith[i]], swarmsD[i], cfg.Timeout) })
+					jw.Go(func() { stockA[i] = stockAnnounce(ctx, stock[stockAnn[i]], swarmsD[i], port, cfg.Timeout) })
+					actx, acancel := context.WithTimeout(ctx, cfg.Timeout)
+					ast := tuned[tunedAnn[i]].Announce(actx, swarms[i], port, nil)
+					acancel()
+					tunedA[i] = benchSample{found: ast.AnnounceTime > 0 && ast.AnnounceTime < cfg.Timeout && ast.Announced > 0, d: ast.AnnounceTime, queries: ast.AnnounceSent, stored: ast.FirstStored}
 					var lw sync.WaitGroup
 					lw.Go(func() {
 						lctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
@@ -419,6 +498,7 @@ func RunBench(ctx context.Context, cfg BenchConfig) (*BenchResult, error) {
 						stockS[i] = stockLookup(ctx, stock[stockIdx[i]], swarms[i], cfg.Timeout)
 					})
 					lw.Wait()
+					jw.Wait()
 					if cfg.Verbose && !tunedS[i].found {
 						holders, hm := 0, map[int32]int{}
 						for k, n := range nodes {
@@ -428,6 +508,9 @@ func RunBench(ctx context.Context, cfg BenchConfig) (*BenchResult, error) {
 							}
 						}
 						fmt.Fprintf(cfg.Progress, "MISS %d: announce %+v; holders %d by mode %v; stock found %v\n", i, ast, holders, hm, stockS[i].found)
+					}
+					if cfg.Verbose && (!tunedA[i].found || tunedA[i].d > 450*time.Millisecond || !tunedW[i].found || tunedW[i].d > 900*time.Millisecond) {
+						fmt.Fprintf(cfg.Progress, "SLOW-ANNOUNCE %d: announce %+v; with %+v\n", i, ast, tunedW[i])
 					}
 				}
 			})
@@ -481,13 +564,13 @@ func RunBench(ctx context.Context, cfg BenchConfig) (*BenchResult, error) {
 			fmt.Fprintf(cfg.Progress, "tuned initiator: %+v\n", st)
 		}
 	}
-	summarize := func(name string, ss []benchSample, maintQ int64) VariantStats {
-		v := VariantStats{Name: name}
-		ds := make([]time.Duration, 0, len(ss))
+	// times returns the sorted durations of ss, a miss counting as the
+	// timeout, the number found, and the median and mean of queries.
+	times := func(ss []benchSample) (ds []time.Duration, found int, qp50, qmean float64) {
 		var qs []float64
 		for _, s := range ss {
 			if s.found {
-				v.Found++
+				found++
 				ds = append(ds, s.d)
 				qs = append(qs, float64(s.queries))
 			} else {
@@ -496,31 +579,51 @@ func RunBench(ctx context.Context, cfg BenchConfig) (*BenchResult, error) {
 		}
 		slices.Sort(ds)
 		slices.Sort(qs)
-		ms := func(q float64) float64 { return float64(percentile(ds, q)) / 1e6 }
-		v.P50ms, v.P75ms, v.P98ms, v.P99ms = ms(0.50), ms(0.75), ms(0.98), ms(0.99)
+		if len(qs) > 0 {
+			qp50 = qs[(len(qs)-1)/2]
+			var sum float64
+			for _, q := range qs {
+				sum += q
+			}
+			qmean = sum / float64(len(qs))
+		}
+		return
+	}
+	ms := func(ds []time.Duration, q float64) float64 { return float64(percentile(ds, q)) / 1e6 }
+	summarize := func(name string, ss, with, ann []benchSample, maintQ int64) VariantStats {
+		v := VariantStats{Name: name}
+		ds, found, qp50, qmean := times(ss)
+		v.Found, v.QueriesP50, v.QueriesMean = found, qp50, qmean
+		v.P50ms, v.P75ms, v.P98ms, v.P99ms = ms(ds, 0.50), ms(ds, 0.75), ms(ds, 0.98), ms(ds, 0.99)
 		p99 := percentile(ds, 0.99)
 		for _, d := range ds {
 			if d >= p99 {
 				v.AboveP99++
 			}
 		}
-		if len(qs) > 0 {
-			v.QueriesP50 = qs[(len(qs)-1)/2]
-			var sum float64
-			for _, q := range qs {
-				sum += q
-			}
-			v.QueriesMean = sum / float64(len(qs))
-		}
 		v.MaintenanceQPM = float64(maintQ) / float64(cfg.Initiators) / (runS / 60)
+		ds, v.AnnounceDone, _, v.AnnounceQueriesMean = times(ann)
+		v.AnnounceP50ms, v.AnnounceP99ms = ms(ds, 0.50), ms(ds, 0.99)
+		var stored []time.Duration
+		for _, s := range ann {
+			if s.stored > 0 {
+				stored = append(stored, s.stored)
+			}
+		}
+		if len(stored) > 0 {
+			slices.Sort(stored)
+			v.StoredP50ms, v.StoredP99ms = ms(stored, 0.50), ms(stored, 0.99)
+		}
+		ds, v.WithFound, _, v.WithQueriesMean = times(with)
+		v.WithP50ms, v.WithP75ms, v.WithP98ms, v.WithP99ms = ms(ds, 0.50), ms(ds, 0.75), ms(ds, 0.98), ms(ds, 0.99)
 		return v
 	}
 	res := &BenchResult{
-		Nodes: cfg.Nodes, Lookups: cfg.Lookups, Loss: cfg.Loss, Impaired: nImp, Seed: cfg.Seed,
+		Nodes: cfg.Nodes, Lookups: cfg.Lookups, Loss: cfg.Loss, Impaired: nImp, Stale: nStale, Seed: cfg.Seed,
 		BuildS: buildS, RunS: runS,
 		Variants: []VariantStats{
-			summarize("tuned", tunedS[cfg.Warmup:], tunedMaint1-tunedMaint0),
-			summarize("default", stockS[cfg.Warmup:], stockMaint1-stockMaint0),
+			summarize("tuned", tunedS[cfg.Warmup:], tunedW[cfg.Warmup:], tunedA[cfg.Warmup:], tunedMaint1-tunedMaint0),
+			summarize("default", stockS[cfg.Warmup:], stockW[cfg.Warmup:], stockA[cfg.Warmup:], stockMaint1-stockMaint0),
 		},
 	}
 	return res, nil
@@ -568,8 +671,77 @@ func stockLookup(ctx context.Context, s *dht.Server, ih [20]byte, timeout time.D
 	}
 }
 
+// tunedWithLookup is what a source or leecher does: a Membership with its
+// retry schedule, timed from Join to the first peer.
+func tunedWithLookup(ctx context.Context, n *Node, swarm [20]byte, timeout time.Duration) (out benchSample) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	start := time.Now()
+	m, err := n.Join(ctx, swarm, RoleSource, 0)
+	if err != nil {
+		return
+	}
+	defer m.Close()
+	select {
+	case _, ok := <-m.Peers():
+		if ok {
+			out.found, out.d = true, time.Since(start)
+		}
+	case <-ctx.Done():
+	}
+	m.Close()
+	out.queries = int(m.Stats().Queries)
+	return
+}
+
+// stockWithLookup runs anacrolix/dht's default lookup, restarted at once
+// each time it ends without a peer (anacrolix/torrent itself waits 5
+// minutes), timed from the first start to the first value.
+func stockWithLookup(ctx context.Context, s *dht.Server, ih [20]byte, timeout time.Duration) (out benchSample) {
+	start := time.Now()
+	for ctx.Err() == nil {
+		left := timeout - time.Since(start)
+		if left <= 0 {
+			break
+		}
+		o := stockLookup(ctx, s, ih, left)
+		out.queries += o.queries
+		if o.found {
+			out.found, out.d = true, time.Since(start)
+			return
+		}
+	}
+	return
+}
+
+// stockAnnounce is anacrolix/dht's default announce (AnnounceTraversal
+// with AnnouncePeer), timed to Finished: the walk, then announce_peer to the
+// closest nodes with a token.
+func stockAnnounce(ctx context.Context, s *dht.Server, ih [20]byte, port int, timeout time.Duration) (out benchSample) {
+	start := time.Now()
+	a, err := s.AnnounceTraversal(ih, dht.AnnouncePeer(dht.AnnouncePeerOpts{Port: port}))
+	if err != nil {
+		return
+	}
+	go func() {
+		for range a.Peers { // drain: Peers is unbuffered (pitfall 6)
+		}
+	}()
+	defer a.Close()
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case <-a.Finished():
+		out.found, out.d = true, time.Since(start)
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	return
+}
+
 type benchSample struct {
 	found   bool
 	d       time.Duration
 	queries int
+	stored  time.Duration // announces: time to the first acceptance
 }

@@ -17,7 +17,11 @@ func TestBenchSmall(t *testing.T) {
 		t.Skip("overlay benchmark")
 	}
 	var out bytes.Buffer
-	cfg := BenchConfig{Nodes: 200, Lookups: 200, Loss: 0.05, Impaired: 0.33, Seed: 1, RTTScale: 0.25, Timeout: 5 * time.Second}
+	cfg := BenchConfig{Nodes: 200, Lookups: 200, Loss: 0.05, Impaired: 0.33, Stale: 0.2, Seed: 1, RTTScale: 0.25, Timeout: 5 * time.Second,
+		// Each sample runs six operations at once (two announces, four
+		// lookups): fewer in flight keeps a race-instrumented run on a
+		// loaded machine from starving the overlay.
+		Concurrency: 8}
 	if err := Bench(context.Background(), cfg, &out, true); err != nil {
 		t.Fatal(err)
 	}
@@ -32,13 +36,20 @@ func TestBenchSmall(t *testing.T) {
 			P98        float64 `json:"p98_ms"`
 			P99        float64 `json:"p99_ms"`
 			QueriesP50 float64 `json:"queries_p50"`
+			AnnDone    int     `json:"announce_done"`
+			AnnP50     float64 `json:"announce_p50_ms"`
+			AnnP99     float64 `json:"announce_p99_ms"`
+			WithFound  int     `json:"with_found"`
+			WithP50    float64 `json:"with_p50_ms"`
+			WithP99    float64 `json:"with_p99_ms"`
 		} `json:"variants"`
+		Stale int `json:"stale"`
 	}
 	if err := json.Unmarshal(out.Bytes(), &res); err != nil || strings.Count(out.String(), "\n") != 1 {
 		t.Fatalf("--json output is not one object: %v\n%s", err, out.String())
 	}
 	t.Logf("%s", out.String())
-	if res.Nodes != 200 || res.Lookups != 200 || len(res.Variants) != 2 || res.Variants[0].Name != "tuned" || res.Variants[1].Name != "default" {
+	if res.Nodes != 200 || res.Lookups != 200 || res.Stale != 40 || len(res.Variants) != 2 || res.Variants[0].Name != "tuned" || res.Variants[1].Name != "default" {
 		t.Fatalf("unexpected result shape: %+v", res)
 	}
 	tuned := res.Variants[0]
@@ -50,5 +61,13 @@ func TestBenchSmall(t *testing.T) {
 	}
 	if tuned.QueriesP50 <= 0 || tuned.P50 <= 0 || tuned.P50 > tuned.P99 {
 		t.Errorf("implausible figures %+v", tuned)
+	}
+	// A fifth of the nodes left but stay listed: announces still complete
+	// and a lookup started with the announce still finds the booster.
+	if tuned.AnnDone < 170 || tuned.WithFound < 170 {
+		t.Errorf("with departed nodes listed: %d of 200 announces done, %d lookups started with them found the booster", tuned.AnnDone, tuned.WithFound)
+	}
+	if tuned.AnnP50 <= 0 || tuned.AnnP50 > tuned.AnnP99 || tuned.WithP50 <= 0 || tuned.WithP50 > tuned.WithP99 {
+		t.Errorf("implausible announce figures %+v", tuned)
 	}
 }

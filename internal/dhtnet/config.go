@@ -76,6 +76,15 @@ type Config struct {
 	AnnounceInterval time.Duration
 	// PollInterval is how often a source asks for peers (default 5 s).
 	PollInterval time.Duration
+	// RetryMin is the wait before looking again after a lookup that found
+	// no peer (for a booster: an announce that no node took); it doubles
+	// with each further empty round up to the role's interval:
+	// PollInterval for a source, AnnounceInterval for a booster, RetryMax
+	// for a leecher (default 100 ms).
+	RetryMin time.Duration
+	// RetryMax bounds a leecher's back-off while it has found no peer: at
+	// worst one lookup every RetryMax (default PollInterval).
+	RetryMax time.Duration
 }
 
 func (c *Config) setDefaults() {
@@ -127,4 +136,11 @@ func (c *Config) setDefaults() {
 	if c.PollInterval <= 0 {
 		c.PollInterval = 5 * time.Second
 	}
+	if c.RetryMin <= 0 {
+		c.RetryMin = 100 * time.Millisecond
+	}
+	if c.RetryMax <= 0 {
+		c.RetryMax = c.PollInterval
+	}
+	c.RetryMax = max(c.RetryMax, c.RetryMin)
 }

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/anacrolix/dht/v2/int160"
-	k_nearest_nodes "github.com/anacrolix/dht/v2/k-nearest-nodes"
 	"github.com/anacrolix/dht/v2/krpc"
 	"github.com/anacrolix/dht/v2/traversal"
 	"github.com/anacrolix/dht/v2/types"
@@ -31,28 +30,56 @@ type LookupStats struct {
 	QueriesToFirst int
 	// Peers is the number of distinct peers found.
 	Peers int
-	// Announced is the number of nodes that accepted our announce_peer.
+	// Announced is the number of nodes that accepted our announce_peer by
+	// the time the announce was done.
 	Announced int
+	// AnnounceSent is the number of announce_peer queries sent,
+	// retransmissions included.
+	AnnounceSent int
+	// AnnounceTime is the time from the first query until the announce was
+	// done: the walk had converged and each of the K nearest nodes that
+	// answered had accepted or let its soft timeouts pass (0 without an
+	// announce).
+	AnnounceTime time.Duration
+	// Converged is the time from the first query until the walk first
+	// stalled: every candidate nearer than the K nearest responders had
+	// answered or let its soft timeout pass.
+	Converged time.Duration
+	// FirstStored is the time from the first query to the first node
+	// accepting our announce_peer (0 if none did in time).
+	FirstStored time.Duration
 }
 
 type lookupOpts struct {
-	announcePort int  // > 0: announce_peer to the closest nodes after the walk
+	announcePort int  // > 0: announce_peer to the closest nodes as they answer
 	stopAtFirst  bool // stop at the first answer with values
 	maint        bool // count queries as maintenance (bootstrap walks)
-	onPeers      func([]netip.AddrPort)
+	// endAtStall ends the walk once it has converged, without waiting for
+	// queries past their soft timeout (a caller that retries soon, seeded
+	// with the nearest responders, loses nothing by it). An announce always
+	// ends at the stall.
+	endAtStall bool
+	seeds      []types.AddrMaybeId // extra starting nodes: a previous walk's nearest responders
+	onPeers    func([]netip.AddrPort)
+	onAck      func() // an announce_peer was accepted (also after the lookup returned)
 }
 
 // Lookup runs one tuned get_peers lookup for swarm, calling onPeers with each
 // batch of new peers, and stops at the first peers if stopAtFirst. It
 // returns when the lookup is done or ctx ends.
 func (n *Node) Lookup(ctx context.Context, swarm [20]byte, stopAtFirst bool, onPeers func([]netip.AddrPort)) LookupStats {
-	return n.lookup(ctx, swarm, lookupOpts{stopAtFirst: stopAtFirst, onPeers: onPeers})
+	st, _ := n.lookup(ctx, swarm, lookupOpts{stopAtFirst: stopAtFirst, onPeers: onPeers})
+	return st
 }
 
-// Announce runs a full lookup for swarm and announces port to the closest
-// nodes that gave us a token (BEP 5 announce_peer).
+// Announce runs a lookup for swarm and announces port (BEP 5
+// announce_peer) to the K nearest nodes that answered with a token, each as
+// soon as it answers. It returns once the walk has converged and each of
+// those nodes has accepted or let its soft timeouts pass: a node that does
+// not answer never holds it up beyond a soft timeout.
 func (n *Node) Announce(ctx context.Context, swarm [20]byte, port int, onPeers func([]netip.AddrPort)) LookupStats {
-	return n.lookup(ctx, swarm, lookupOpts{announcePort: port, onPeers: onPeers})
+	st, _ := n.lookup(ctx, swarm, lookupOpts{announcePort: port, onPeers: onPeers})
+	return st
 }
 
 // Bootstrap fills the routing table with walks towards our own ID and into
@@ -166,8 +193,9 @@ const (
 
 // lookup drives anacrolix's traversal with our own query function: Alpha
 // queries in flight, seeded from the NR128 table, each given an RTT-adaptive
-// soft timeout; a reply arriving after it still feeds the walk.
-func (n *Node) lookup(ctx context.Context, target [20]byte, o lookupOpts) LookupStats {
+// soft timeout; a reply arriving after it still feeds the walk. It returns
+// the stats and the K nearest nodes that answered.
+func (n *Node) lookup(ctx context.Context, target [20]byte, o lookupOpts) (LookupStats, []types.AddrMaybeId) {
 	start := time.Now()
 	var (
 		mu       sync.Mutex
@@ -178,6 +206,13 @@ func (n *Node) lookup(ctx context.Context, target [20]byte, o lookupOpts) Lookup
 		late     = make(chan struct{}, 1)
 		inflight atomic.Int32
 		op       *traversal.Operation
+		resp     = newResponders(n, target, o.announcePort, o.onAck)
+		// early: queries to nodes farther than the K nearest responders
+		// give up their slot as soon as those have answered.
+		early    = o.endAtStall || o.announcePort > 0
+		announce = o.announcePort > 0
+		idsMu    sync.Mutex
+		ids      = make(map[netip.AddrPort][20]byte)
 	)
 	deliver := func(vals []krpc.NodeAddr) {
 		ps := sanitizePeers(vals)
@@ -207,11 +242,15 @@ func (n *Node) lookup(ctx context.Context, target [20]byte, o lookupOpts) Lookup
 		}
 	}
 	args := krpc.MsgArgs{InfoHash: target, Want: []krpc.Want{krpc.WantNodes}}
-	toResult := func(from krpc.NodeAddr, m krpc.Msg) traversal.QueryResult {
-		r := m.R
+	// answered handles a reply, on time or late: its values, and the
+	// responder for the nearest set (and the announce).
+	answered := func(from krpc.NodeAddr, ap netip.AddrPort, a queryAnswer) traversal.QueryResult {
+		r := a.m.R
+		deliver(r.Values)
 		res := traversal.QueryResult{ResponseFrom: &krpc.NodeInfo{ID: r.ID, Addr: from}}
 		if r.Token != nil && *r.Token != "" {
 			res.ClosestData = *r.Token
+			resp.offer(r.ID, ap, *r.Token, a.rtt)
 		}
 		res.Nodes = n.sanitizeNodes(r.Nodes, r.ID)
 		res.Nodes6 = n.sanitizeNodes(r.Nodes6, r.ID)
@@ -225,24 +264,23 @@ func (n *Node) lookup(ctx context.Context, target [20]byte, o lookupOpts) Lookup
 			ap := addr.ToNodeAddrPort().AddrPort
 			ap = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
 			var state atomic.Int32
-			ch := make(chan krpc.Msg, 1)
+			ch := make(chan queryAnswer, 1)
 			inflight.Add(1)
 			go func() {
 				defer inflight.Add(-1)
 				hctx, cancel := context.WithTimeout(n.ctx, n.cfg.QueryTimeout)
-				m, _, err := n.query(hctx, ap, "get_peers", args, o.maint)
+				m, rtt, err := n.query(hctx, ap, "get_peers", args, o.maint)
 				cancel()
 				if err != nil || m.R == nil {
 					close(ch)
 					return
 				}
 				if state.CompareAndSwap(qPending, qOnTime) {
-					ch <- m
+					ch <- queryAnswer{m, rtt}
 					return
 				}
 				// Late: the slot was given away, but the answer still counts.
-				deliver(m.R.Values)
-				res := toResult(addr, m)
+				res := answered(addr, ap, queryAnswer{m, rtt})
 				op.AddNodes(types.AddrMaybeIdSliceFromNodeInfoSlice(res.Nodes))
 				op.AddNodes(types.AddrMaybeIdSliceFromNodeInfoSlice(res.Nodes6))
 				select {
@@ -252,113 +290,215 @@ func (n *Node) lookup(ctx context.Context, target [20]byte, o lookupOpts) Lookup
 			}()
 			t := time.NewTimer(n.softTimeout(ap))
 			defer t.Stop()
-			select {
-			case m, ok := <-ch:
-				if !ok {
-					return traversal.QueryResult{}
+			var id *[20]byte
+			if early {
+				idsMu.Lock()
+				if v, ok := ids[ap]; ok {
+					id = &v
 				}
-				deliver(m.R.Values)
-				return toResult(addr, m)
-			case <-t.C:
-			case <-qctx.Done():
+				idsMu.Unlock()
+			}
+		waitAnswer:
+			for {
+				var moved <-chan struct{}
+				if early {
+					moved = resp.movedCh()
+				}
+				select {
+				case a, ok := <-ch:
+					if !ok {
+						return traversal.QueryResult{}
+					}
+					return answered(addr, ap, a)
+				case <-t.C:
+					if early {
+						resp.silent(ap)
+					}
+					break waitAnswer
+				case <-qctx.Done():
+					break waitAnswer
+				case <-moved:
+					// Nearer nodes answered: a node farther than all
+					// K of them gives up its slot now (a late answer
+					// still counts).
+					if resp.beyond(id) {
+						break waitAnswer
+					}
+				}
 			}
 			if state.CompareAndSwap(qPending, qLate) {
 				return traversal.QueryResult{}
 			}
-			m, ok := <-ch
+			a, ok := <-ch
 			if !ok {
 				return traversal.QueryResult{}
 			}
-			deliver(m.R.Values)
-			return toResult(addr, m)
+			return answered(addr, ap, a)
 		},
 		NodeFilter: func(a types.AddrMaybeId) bool {
 			ap := a.Addr.AddrPort
 			ap = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
-			if ap == n.selfAddr || !usableAddr(ap) {
+			if ap == n.selfAddr || !usableAddr(ap) || n.dead.is(ap) {
 				return false
 			}
-			return !a.Id.Ok || a.Id.Value.AsByteArray() != n.self
+			if a.Id.Ok {
+				id := a.Id.Value.AsByteArray()
+				if id == n.self {
+					return false
+				}
+				if early {
+					idsMu.Lock()
+					ids[ap] = id
+					idsMu.Unlock()
+				}
+				if early {
+					resp.candidate(ap, id)
+				}
+			}
+			return true
 		},
 		DataFilter: func(data any) bool {
 			s, ok := data.(string)
 			return ok && s != ""
 		},
 	})
+	op.AddNodes(o.seeds)
 	op.AddNodes(n.seeds(ctx, target))
-	fellBack := false
-wait:
-	for {
-		select {
-		case <-op.Stalled():
-			if inflight.Load() == 0 {
-				// Nobody in our table answered (a warm start after a long
-				// absence): fall back on the bootstrap nodes once.
-				if !fellBack && atomic.LoadUint32(&op.Stats().NumResponses) == 0 {
+	endAtStall := o.endAtStall || announce
+	// An announce is done once half of the K nearest live nodes took it
+	// (or the walk converged and every announce_peer settled); its walk
+	// then goes on in the background until it converges, bounded by the
+	// soft timeouts, and a node that joins the K nearest meanwhile still
+	// gets our announce_peer.
+	wctx, wcancel := ctx, context.CancelFunc(func() {})
+	done := make(chan struct{})
+	var doneOnce sync.Once
+	markDone := func() {
+		doneOnce.Do(func() {
+			mu.Lock()
+			st.AnnounceTime = max(time.Since(start), time.Nanosecond)
+			st.Announced, st.AnnounceSent, st.FirstStored = resp.counts()
+			mu.Unlock()
+			close(done)
+		})
+	}
+	if announce {
+		wctx, wcancel = context.WithTimeout(n.ctx, 2*n.cfg.QueryTimeout)
+		go func() {
+			select {
+			case <-ctx.Done(): // the caller gave up before the announce was done
+				wcancel()
+			case <-done:
+			}
+		}()
+	}
+	walk := func() {
+		fellBack := false
+	wait:
+		for {
+			select {
+			case <-op.Stalled():
+				mu.Lock()
+				if st.Converged == 0 {
+					st.Converged = max(time.Since(start), time.Nanosecond)
+				}
+				mu.Unlock()
+				// Nobody answered (a warm start after a long absence, or a
+				// table of departed nodes): fall back on the bootstrap nodes
+				// once, without waiting for the silent ones' hard timeouts.
+				if !fellBack && atomic.LoadUint32(&op.Stats().NumResponses) == 0 && (endAtStall || inflight.Load() == 0) {
 					fellBack = true
 					var boot []types.AddrMaybeId
-					for _, ap := range n.bootstrapAddrs(ctx) {
+					for _, ap := range n.bootstrapAddrs(wctx) {
 						boot = append(boot, types.AddrMaybeId{Addr: krpc.NodeAddrPort{AddrPort: ap}})
 					}
 					if op.AddNodes(boot) > 0 {
 						continue
 					}
 				}
-				break wait
-			}
-			select {
-			case <-late:
+				if announce {
+					// The walk has converged: it ends once every
+					// announce_peer to the nearest responders has settled.
+					// A late answer may still move the walk meanwhile.
+					if resp.settled() {
+						break wait
+					}
+					if resp.quorum() {
+						markDone()
+					}
+					select {
+					case <-resp.changed:
+					case <-late:
+					case <-wctx.Done():
+						break wait
+					}
+					continue
+				}
+				if inflight.Load() == 0 || endAtStall {
+					break wait
+				}
+				select {
+				case <-late:
+				case <-first:
+					if o.stopAtFirst {
+						break wait
+					}
+					first = nil
+				case <-wctx.Done():
+					break wait
+				case <-time.After(n.cfg.QueryTimeout):
+					// Every late query has ended by now: look again.
+				}
+			case <-resp.changed:
+				if early && resp.quorum() {
+					if !announce {
+						break wait
+					}
+					markDone()
+				}
 			case <-first:
 				if o.stopAtFirst {
 					break wait
 				}
 				first = nil
-			case <-ctx.Done():
-				break wait
-			case <-time.After(n.cfg.QueryTimeout):
-				// Every late query has ended by now: look again.
-			}
-		case <-first:
-			if o.stopAtFirst {
+			case <-wctx.Done():
 				break wait
 			}
-			first = nil
-		case <-ctx.Done():
-			break wait
 		}
+		op.Stop()
+		<-op.Stopped()
+		mu.Lock()
+		finished = true
+		mu.Unlock()
+		markDone()
+		resp.close()
+		wcancel()
 	}
-	op.Stop()
-	<-op.Stopped()
+	if announce {
+		go walk()
+		select {
+		case <-done:
+		case <-ctx.Done():
+		}
+	} else {
+		walk()
+	}
 	mu.Lock()
-	finished = true
 	st.Queries = int(atomic.LoadUint32(&op.Stats().NumAddrsTried))
 	st.Responses = int(atomic.LoadUint32(&op.Stats().NumResponses))
 	st.Peers = len(seen)
-	mu.Unlock()
-	if o.announcePort > 0 && ctx.Err() == nil {
-		st.Announced = n.announceClosest(ctx, target, o.announcePort, op.Closest())
+	if !announce {
+		st.AnnounceTime = 0
 	}
-	return st
+	out := st
+	mu.Unlock()
+	return out, resp.nearest()
 }
 
-func (n *Node) announceClosest(ctx context.Context, target [20]byte, port int, closest *k_nearest_nodes.Type) int {
-	var ok atomic.Int32
-	var wg sync.WaitGroup
-	closest.Range(func(e k_nearest_nodes.Elem) {
-		tok, _ := e.Data.(string)
-		ap := e.Key.Addr.AddrPort
-		ap = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
-		wg.Go(func() {
-			qctx, cancel := context.WithTimeout(ctx, n.cfg.QueryTimeout)
-			defer cancel()
-			p := port
-			if _, _, err := n.query(qctx, ap, "announce_peer", krpc.MsgArgs{InfoHash: target, Port: &p, Token: tok}, false); err == nil {
-				ok.Add(1)
-			}
-		})
-	})
-	wg.Wait()
-	return int(ok.Load())
+// queryAnswer is a reply and its round-trip time.
+type queryAnswer struct {
+	m   krpc.Msg
+	rtt time.Duration
 }
 
 // maxNodesPerReply bounds the nodes taken from one answer.

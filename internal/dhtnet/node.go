@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -47,6 +48,12 @@ type Node struct {
 	bootMu    sync.Mutex
 	bootAddrs []netip.AddrPort
 
+	// keepFailed, when set, keeps a contact that fails to answer in the
+	// table (the benchmark's model of deployed nodes, which keep listing a
+	// departed node for up to 15 minutes).
+	keepFailed atomic.Pointer[func(netip.AddrPort) bool]
+	dead       deadSet // nodes that stopped answering (dead.go)
+
 	nextBucket int
 	closeOnce  sync.Once
 	st         counters
@@ -69,7 +76,10 @@ type Stats struct {
 	QueriesReceived, Replies, AnnouncesReceived int64
 	Contacts                                    int
 	StoredPeers                                 int
-	Buckets                                     []int
+	// Dead is the number of addresses taken for departed (two hard
+	// timeouts in a row, dead.go); lookups skip them.
+	Dead    int
+	Buckets []int
 }
 
 // New creates a node on cfg.Conn and starts serving it. The routing table
@@ -96,6 +106,7 @@ func New(cfg Config) (*Node, error) {
 		n.selfAddr = ap
 	}
 	n.tok.init(cfg.Now)
+	n.dead.now = cfg.Now
 	n.table = newContactTable(n.self, cfg.BucketSizes, cfg.Now)
 	n.ctx, n.cancel = context.WithCancel(context.Background())
 	if cfg.DBPath != "" {
@@ -161,6 +172,7 @@ func (n *Node) Stats() Stats {
 		Replies:            n.st.replies.Load(),
 		AnnouncesReceived:  n.st.announcesIn.Load(),
 		Contacts:           n.table.Len(),
+		Dead:               n.dead.len(),
 		StoredPeers:        n.peers.Len(),
 		Buckets:            n.table.BucketLens(),
 	}
@@ -345,7 +357,18 @@ func (n *Node) query(ctx context.Context, to netip.AddrPort, q string, args krpc
 	if res.Err != nil {
 		if n.ctx.Err() == nil && (errors.Is(res.Err, dht.TransactionTimeout) || errors.Is(res.Err, context.DeadlineExceeded)) {
 			n.st.timeouts.Add(1)
-			n.table.Failed(to)
+			keep := n.keepFailed.Load()
+			switch {
+			case keep == nil:
+				n.table.Failed(to)
+				if !n.isBootstrap(to) {
+					n.dead.miss(to)
+				}
+			case !(*keep)(to):
+				// The benchmark's model of a deployed node: it evicts,
+				// but keeps no memory of departed nodes.
+				n.table.Failed(to)
+			}
 		}
 		return res.Reply, rtt, res.Err
 	}
@@ -361,7 +384,16 @@ func (n *Node) query(ctx context.Context, to netip.AddrPort, q string, args krpc
 		return m, rtt, errBadReply
 	}
 	n.table.Replied(m.R.ID, to, rtt)
+	n.dead.answered(to)
 	return m, rtt, nil
+}
+
+// isBootstrap reports whether ap is one of the (resolved) bootstrap nodes,
+// which are never taken for dead: they are the way back in.
+func (n *Node) isBootstrap(ap netip.AddrPort) bool {
+	n.bootMu.Lock()
+	defer n.bootMu.Unlock()
+	return slices.Contains(n.bootAddrs, ap)
 }
 
 // onQuery answers queries from other nodes ourselves (BEP 5): anacrolix

@@ -18,7 +18,9 @@ func testConfig(c net.PacketConn, boot []string) Config {
 		MaintenanceInterval: 200 * time.Millisecond,
 		PollInterval:        300 * time.Millisecond,
 		AnnounceInterval:    time.Second,
-		QueryTimeout:        500 * time.Millisecond,
+		// Generous: on a loaded machine under -race a reply can take over
+		// a second, and a timeout evicts the contact.
+		QueryTimeout:        2 * time.Second,
 		UnknownQueryTimeout: 100 * time.Millisecond,
 		MinQueryTimeout:     20 * time.Millisecond,
 	}
@@ -42,10 +44,20 @@ type overlay struct {
 // Nothing outside 127.0.0.0/8 is ever contacted.
 func newOverlay(t *testing.T, n int) *overlay {
 	t.Helper()
+	return newOverlayConfig(t, n, nil)
+}
+
+// newOverlayConfig is newOverlay with each node's Config changed by mod.
+func newOverlayConfig(t *testing.T, n int, mod func(*Config)) *overlay {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	o := &overlay{}
 	for i := range n {
-		nd, err := New(testConfig(listenLoopback(t), nil))
+		cfg := testConfig(listenLoopback(t), nil)
+		if mod != nil {
+			mod(&cfg)
+		}
+		nd, err := New(cfg)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -57,11 +69,29 @@ func newOverlay(t *testing.T, n int) *overlay {
 	for _, nd := range o.nodes {
 		nd.cfg.Bootstrap = o.boot
 	}
-	var wg sync.WaitGroup
-	for _, nd := range o.nodes {
-		wg.Go(func() { nd.Bootstrap(ctx) })
+	// Join a few at a time, as a network grows (a whole overlay bursting
+	// at the bootstrap nodes at once overflows their sockets on a loaded
+	// machine), then once more for the nodes that are still short.
+	joinAll := func(ns []*Node) {
+		var wg sync.WaitGroup
+		sem := make(chan struct{}, 8)
+		for _, nd := range ns {
+			sem <- struct{}{}
+			wg.Go(func() {
+				defer func() { <-sem }()
+				nd.Bootstrap(ctx)
+			})
+		}
+		wg.Wait()
 	}
-	wg.Wait()
+	joinAll(o.nodes)
+	var short []*Node
+	for _, nd := range o.nodes {
+		if nd.table.Len() < min(n-1, defaultK) {
+			short = append(short, nd)
+		}
+	}
+	joinAll(short)
 	for _, nd := range o.nodes {
 		go nd.Run(ctx)
 	}
@@ -77,8 +107,17 @@ func newOverlay(t *testing.T, n int) *overlay {
 // join adds a node to the overlay (read-only if ro).
 func (o *overlay) join(t *testing.T, ro bool) *Node {
 	t.Helper()
+	return o.joinConfig(t, ro, nil)
+}
+
+// joinConfig is join with the node's Config changed by mod.
+func (o *overlay) joinConfig(t *testing.T, ro bool, mod func(*Config)) *Node {
+	t.Helper()
 	cfg := testConfig(listenLoopback(t), o.boot)
 	cfg.ReadOnly = ro
+	if mod != nil {
+		mod(&cfg)
+	}
 	nd, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -86,7 +125,10 @@ func (o *overlay) join(t *testing.T, ro bool) *Node {
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(func() { cancel(); nd.Close() })
 	if !ro {
-		nd.Bootstrap(ctx)
+		// A loaded machine can lose the first walks: try again (bounded).
+		for try := 0; try < 5 && nd.table.Len() < min(len(o.nodes), defaultK); try++ {
+			nd.Bootstrap(ctx)
+		}
 	}
 	go nd.Run(ctx)
 	return nd

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/anacrolix/dht/v2/types"
 )
 
 // Role is how a node takes part in a swarm's peer discovery (reverse peer
@@ -86,14 +88,16 @@ type Membership struct {
 	queue []netip.AddrPort
 	wake  chan struct{}
 
-	lookups, announced atomic.Int64
-	last               atomic.Pointer[LookupStats]
+	lookups, announced, queries atomic.Int64
+	last                        atomic.Pointer[LookupStats]
+	nearest                     []types.AddrMaybeId // the last lookup's nearest responders (run's goroutine only)
 }
 
 // MembershipStats counts what a membership did.
 type MembershipStats struct {
 	Lookups   int64 // lookups run (a booster's announces included)
 	Announced int64 // announce_peer queries accepted
+	Queries   int64 // get_peers queries of the lookups that ended
 	Last      LookupStats
 }
 
@@ -171,7 +175,7 @@ func (m *Membership) Close() {
 
 // Stats returns the membership's counters.
 func (m *Membership) Stats() MembershipStats {
-	s := MembershipStats{Lookups: m.lookups.Load(), Announced: m.announced.Load()}
+	s := MembershipStats{Lookups: m.lookups.Load(), Announced: m.announced.Load(), Queries: m.queries.Load()}
 	if l := m.last.Load(); l != nil {
 		s.Last = *l
 	}
@@ -180,35 +184,72 @@ func (m *Membership) Stats() MembershipStats {
 
 func (m *Membership) run(ctx context.Context) {
 	defer m.cancel()
+	cfg := &m.n.cfg
+	fails := 0
+	// backoff returns the wait after a round that failed (no peer found, or
+	// for a booster no node took the announce): RetryMin, doubling, up to
+	// limit; ok resets it and returns the role's interval.
+	backoff := func(ok bool, interval, limit time.Duration) time.Duration {
+		if ok {
+			fails = 0
+			return interval
+		}
+		d := retryDelay(cfg.RetryMin, limit, fails)
+		fails++
+		return d
+	}
 	switch m.role {
 	case RoleBooster:
 		// Announce at once, holding nothing yet, then keep announcing.
 		for {
-			m.once(ctx, m.port)
-			if !m.sleep(ctx, m.n.cfg.AnnounceInterval, false) {
+			st := m.once(ctx, m.port)
+			d := backoff(st.Announced > 0, cfg.AnnounceInterval, cfg.AnnounceInterval)
+			if !m.sleep(ctx, d, false) {
 				return
 			}
 		}
 	case RoleSource:
 		for {
-			m.once(ctx, 0)
-			if !m.sleep(ctx, m.n.cfg.PollInterval, true) {
+			st := m.once(ctx, 0)
+			d := backoff(st.Peers > 0, cfg.PollInterval, cfg.PollInterval)
+			if !m.sleep(ctx, d, true) {
 				return
 			}
 		}
 	case RoleLeecher:
-		m.once(ctx, 0)
 		for {
+			st := m.once(ctx, 0)
+			if st.Peers == 0 {
+				// Nothing yet (the booster may be announcing right now):
+				// look again soon, then less and less often.
+				if !m.sleep(ctx, backoff(false, 0, cfg.RetryMax), false) {
+					return
+				}
+				continue
+			}
+			backoff(true, 0, 0)
 			select {
 			case <-ctx.Done():
 				return
 			case <-m.done:
 				return
 			case <-m.need:
-				m.once(ctx, 0)
 			}
 		}
 	}
+}
+
+// retryDelay is the wait before retry i (0-based) of a lookup that found
+// nothing: base doubled i times, at most limit (docs/decisions.md).
+func retryDelay(base, limit time.Duration, i int) time.Duration {
+	d := base
+	for range min(i, 30) {
+		if d >= limit {
+			break
+		}
+		d *= 2
+	}
+	return min(d, limit)
 }
 
 // sleep waits d, returning false when the membership ends. NeedPeers cuts
@@ -232,13 +273,28 @@ func (m *Membership) sleep(ctx context.Context, d time.Duration, early bool) boo
 	}
 }
 
-func (m *Membership) once(ctx context.Context, announcePort int) {
+// once runs one lookup (an announce for a booster), starting from the
+// nearest responders of the previous one: once the announce we are waiting
+// for is stored, they are the nodes that hold it.
+func (m *Membership) once(ctx context.Context, announcePort int) LookupStats {
+	select {
+	case <-m.need: // this lookup answers any NeedPeers so far
+	default:
+	}
 	m.lookups.Add(1)
-	st := m.n.lookup(ctx, m.swarm, lookupOpts{announcePort: announcePort, onPeers: m.found})
-	m.announced.Add(int64(st.Announced))
+	st, nearest := m.n.lookup(ctx, m.swarm, lookupOpts{
+		announcePort: announcePort, endAtStall: true, seeds: m.nearest,
+		onPeers: m.found, onAck: func() { m.announced.Add(1) },
+	})
+	m.queries.Add(int64(st.Queries))
+	if len(nearest) > 0 {
+		m.nearest = nearest
+	}
 	m.last.Store(&st)
 	m.n.log.Debug("dht lookup", "role", m.role, "swarm", fmt.Sprintf("%x", m.swarm[:]),
-		"peers", st.Peers, "queries", st.Queries, "first_peer", st.FirstPeer, "announced", st.Announced)
+		"peers", st.Peers, "queries", st.Queries, "first_peer", st.FirstPeer, "announced", st.Announced,
+		"announce_time", st.AnnounceTime)
+	return st
 }
 
 // found queues new peers for Peers without blocking the lookup.

@@ -1,0 +1,184 @@
+package dhtnet
+
+import (
+	"context"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// newListedDeadNode opens a loopback socket that reads and never answers:
+// a node that has left. Every overlay node lists it as a fresh contact
+// with an ID next to target and keeps listing it after it fails to answer
+// (as deployed implementations do for up to 15 minutes). It returns the
+// socket's address and a counter of the datagrams it received.
+func newListedDeadNode(t *testing.T, o *overlay, target [20]byte) (netip.AddrPort, *atomic.Int64) {
+	t.Helper()
+	c := listenLoopback(t)
+	t.Cleanup(func() { c.Close() })
+	var got atomic.Int64
+	go func() {
+		buf := make([]byte, 2048)
+		for {
+			if _, _, err := c.ReadFrom(buf); err != nil {
+				return
+			}
+			got.Add(1)
+		}
+	}()
+	ap, err := addrPortOf(c.LocalAddr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := target
+	id[19] ^= 1 // the nearest node to target there is
+	for _, nd := range o.nodes {
+		keep := func(a netip.AddrPort) bool { return a == ap }
+		nd.keepFailed.Store(&keep)
+		if !nd.AddContact(Contact{ID: id, Addr: ap, RTT: 5 * time.Millisecond}) {
+			t.Fatalf("%v did not take the dead contact", nd.Addr())
+		}
+	}
+	return ap, &got
+}
+
+// TestAnnounceNotHeldByDeadNode: the nearest node to the swarm has left
+// but every other node still lists it. The announce queries it, stores
+// our address on live nodes and returns long before the dead node's hard
+// QueryTimeout (10 s here): waiting on it is bounded by a soft timeout.
+func TestAnnounceNotHeldByDeadNode(t *testing.T) {
+	slow := func(c *Config) { c.QueryTimeout = 10 * time.Second }
+	o := newOverlayConfig(t, 30, slow)
+	var swarm [20]byte
+	copy(swarm[:], "dead-node-announce!!")
+	_, got := newListedDeadNode(t, o, swarm)
+	booster := o.joinConfig(t, false, slow)
+	for round := range 2 { // the second announce starts from a warm table
+		start := time.Now()
+		st := booster.Announce(context.Background(), swarm, 7100+round, nil)
+		took := time.Since(start)
+		t.Logf("round %d: announce took %v: %+v", round, took, st)
+		if took >= 5*time.Second {
+			t.Fatalf("round %d: announce took %v: it waited for the dead node's hard timeout", round, took)
+		}
+		if st.Announced == 0 || st.AnnounceTime <= 0 {
+			t.Fatalf("round %d: no node took the announce: %+v", round, st)
+		}
+		me := netip.AddrPortFrom(booster.Addr().Addr(), uint16(7100+round))
+		waitFor(t, 5*time.Second, "announce stored", func() bool { return o.holders(swarm, me) > 0 })
+	}
+	if got.Load() == 0 {
+		t.Fatal("the dead node was never queried: the test proves nothing")
+	}
+}
+
+// TestLeecherFindsLateBooster: a leecher that starts before anyone
+// announced does not give up after its first empty lookup: it looks again
+// on the back-off schedule and finds the booster soon after the announce,
+// without NeedPeers.
+func TestLeecherFindsLateBooster(t *testing.T) {
+	o := newOverlay(t, 30)
+	var swarm [20]byte
+	copy(swarm[:], "late-booster-swarm!!")
+	leecher := o.joinConfig(t, true, func(c *Config) { c.RetryMax = 300 * time.Millisecond })
+	ml, err := leecher.Join(context.Background(), swarm, RoleLeecher, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ml.Close()
+	waitFor(t, 10*time.Second, "first empty lookup", func() bool { return ml.Stats().Lookups >= 1 && ml.Stats().Last.Queries > 0 })
+	booster := o.join(t, false)
+	mb, err := booster.Join(context.Background(), swarm, RoleBooster, 7200)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mb.Close()
+	recvPeer(t, ml, netip.AddrPortFrom(booster.Addr().Addr(), 7200), 15*time.Second)
+	if n := ml.Stats().Lookups; n < 2 {
+		t.Fatalf("leecher found the late booster in %d lookups: it must have looked again", n)
+	}
+}
+
+// TestLeecherRetryBudget: a leecher looking for a swarm nobody announces
+// backs off (RetryMin doubling up to RetryMax) and stays within the
+// schedule's lookup count; it does retry.
+func TestLeecherRetryBudget(t *testing.T) {
+	o := newOverlay(t, 20)
+	var swarm [20]byte
+	copy(swarm[:], "nobody-announces-it!")
+	leecher := o.joinConfig(t, true, func(c *Config) {
+		c.RetryMin = 50 * time.Millisecond
+		c.RetryMax = 400 * time.Millisecond
+	})
+	start := time.Now()
+	ml, err := leecher.Join(context.Background(), swarm, RoleLeecher, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(3 * time.Second)
+	ml.Close()
+	elapsed := time.Since(start)
+	// However fast each lookup is, lookup k+1 starts no earlier than the
+	// sum of the first k waits (50, 100, 200, 400, 400 ... ms).
+	allowed, sum := 1, time.Duration(0)
+	for k := 0; ; k++ {
+		sum += retryDelay(50*time.Millisecond, 400*time.Millisecond, k)
+		if sum > elapsed {
+			break
+		}
+		allowed++
+	}
+	n := ml.Stats().Lookups
+	t.Logf("%d lookups in %v (schedule allows %d)", n, elapsed, allowed)
+	if n > int64(allowed) {
+		t.Fatalf("%d lookups in %v: the back-off allows %d", n, elapsed, allowed)
+	}
+	if n < 2 {
+		t.Fatalf("%d lookups in %v: the leecher did not look again", n, elapsed)
+	}
+}
+
+func TestRetryDelay(t *testing.T) {
+	ms := time.Millisecond
+	for _, c := range []struct {
+		i    int
+		want time.Duration
+	}{{0, 100 * ms}, {1, 200 * ms}, {2, 400 * ms}, {3, 800 * ms}, {5, 3200 * ms}, {6, 5000 * ms}, {50, 5000 * ms}} {
+		if got := retryDelay(100*ms, 5000*ms, c.i); got != c.want {
+			t.Errorf("retryDelay(100ms, 5s, %d) = %v, want %v", c.i, got, c.want)
+		}
+	}
+	if got := retryDelay(100*ms, 50*ms, 0); got != 50*ms {
+		t.Errorf("limit below base: %v", got)
+	}
+}
+
+// TestDeadSet: two hard timeouts in a row make a node dead, one does not,
+// an answer clears it, and it comes back after deadTTL.
+func TestDeadSet(t *testing.T) {
+	now := time.Unix(1e9, 0)
+	var mu sync.Mutex
+	d := deadSet{now: func() time.Time { mu.Lock(); defer mu.Unlock(); return now }}
+	ap := netip.MustParseAddrPort("127.0.0.1:4000")
+	d.miss(ap)
+	if d.is(ap) {
+		t.Fatal("one miss made the node dead")
+	}
+	d.answered(ap)
+	d.miss(ap)
+	if d.is(ap) {
+		t.Fatal("an answer did not clear the earlier miss")
+	}
+	d.miss(ap)
+	if !d.is(ap) || d.len() != 1 {
+		t.Fatal("two misses in a row did not make the node dead")
+	}
+	mu.Lock()
+	now = now.Add(deadTTL + time.Second)
+	mu.Unlock()
+	if d.is(ap) {
+		t.Fatal("dead after deadTTL")
+	}
+}
