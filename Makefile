@@ -53,6 +53,8 @@ bench: build ## print the figures the README quotes
 	$(BIN) bench lossy --size 100MiB --loss 0.10
 	$(BIN) bench path --rtt 20ms,40ms,80ms,160ms --loss 0,0.01,0.05
 	$(BIN) bench hash --size 256MiB
+	$(BIN) bench mem --size 1GiB --swarms 1,10,100
+	$(BIN) bench mem --size 4GiB --swarms 1
 	$(BIN) bench gateway --size 100MiB --runs 5
 	$(BIN) bench dht --nodes 1000 --lookups 1000 --loss 0.05 --impaired 0.33 --seed 1
 	$(BIN) bench signal --sessions 50000 --signal-sessions-per-ip 100000 --signal-sessions 100000

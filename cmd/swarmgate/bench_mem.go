@@ -40,6 +40,7 @@ func benchMem(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	dir := fs.String("dir", "", "directory for content and state, kept for reuse (default: a temporary one)")
 	get := fs.Bool("get", true, "also measure while serving a download of one swarm")
 	profile := fs.String("memprofile", "", "write heap profiles to PREFIX-seed-N-idle.heap, PREFIX-seed-N-serving.heap and PREFIX-get.heap")
+	idle := fs.Duration("idle-release", 2*time.Second, "the seeder's --idle-release; the seeder is measured again this long (plus 3 s) after the get")
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
@@ -79,8 +80,20 @@ func benchMem(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	fmt.Fprintf(stderr, "prepared %d swarms of %s in %.1fs\n", maxN, sizeString(int64(size)), time.Since(t0).Seconds())
+	// What the binary alone costs: its mapped text and data, file-backed
+	// (shared by every swarmgate process, dropped by the kernel under
+	// pressure); its size depends on how the file came into the page cache
+	// (freshly written: large folios, mapped whole).
+	h := exec.CommandContext(ctx, exe, "-h")
+	h.Stdout, h.Stderr = io.Discard, io.Discard
+	if err := h.Run(); err != nil {
+		return fmt.Errorf("swarmgate -h: %w", err)
+	}
+	if ru, ok := h.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		fmt.Fprintf(stdout, "swarmgate -h (the binary alone): peak RSS %6.1f MiB\n", mib(ru.Maxrss<<10))
+	}
 	for _, n := range ns {
-		if err := memRun(ctx, exe, *dir, state, n, int64(size), *get, *profile, stdout); err != nil {
+		if err := memRun(ctx, exe, *dir, state, n, int64(size), *get, *profile, *idle, stdout); err != nil {
 			return err
 		}
 	}
@@ -88,8 +101,8 @@ func benchMem(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 }
 
 // memRun starts the seeding child over state and prints its figures.
-func memRun(ctx context.Context, exe, dir, state string, n int, size int64, get bool, profile string, stdout io.Writer) error {
-	args := []string{"bench", "mem-seed", "--state", state, "--count", strconv.Itoa(n)}
+func memRun(ctx context.Context, exe, dir, state string, n int, size int64, get bool, profile string, idle time.Duration, stdout io.Writer) error {
+	args := []string{"bench", "mem-seed", "--state", state, "--count", strconv.Itoa(n), "--idle-release", idle.String()}
 	if profile != "" {
 		args = append(args, "--memprofile", fmt.Sprintf("%s-seed-%d", profile, n))
 	}
@@ -159,6 +172,21 @@ func memRun(ctx context.Context, exe, dir, state string, n int, size int64, get 
 			fmt.Fprintf(stdout, "seed %3d swarms x %s, serving: RSS %6.1f MiB, anonymous %6.1f MiB (peak of 100 ms samples)\n", n, sizeString(size), mib(maxRSS), mib(maxAnon))
 			fmt.Fprintf(stdout, "get of %s: peak RSS %6.1f MiB, anonymous %6.1f MiB (peak of 100 ms samples), %.1f s (%.1f MiB/s)\n",
 				sizeString(size), mib(getRSS), mib(getAnon), secs, float64(size)/secs/(1<<20))
+			if idle > 0 {
+				// The downloader left: the swarm drops its tree pages
+				// after idle, the runtime returns the freed heap.
+				select {
+				case <-time.After(idle + 3*time.Second):
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+				rss, anon, err := procRSS(child.Process.Pid)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(stdout, "seed %3d swarms x %s, idle again %v after the get: RSS %6.1f MiB, anonymous %6.1f MiB\n",
+					n, sizeString(size), idle+3*time.Second, mib(rss), mib(anon))
+			}
 			return nil
 		case <-tick.C:
 			r, a, err := procRSS(child.Process.Pid)

@@ -784,7 +784,7 @@ func TestE2EBench(t *testing.T) {
 		{"lossy", []string{"bench", "lossy", "--size", "4MiB"}, []string{"MiB/s", "verified", "0 corrupt"}},
 		// bench hash checks no content, so it prints no "verified".
 		{"hash", []string{"bench", "hash", "--size", "16MiB"}, []string{"MiB/s", "x raw", "hash 16 MiB"}},
-		{"mem", []string{"bench", "mem", "--size", "4MiB", "--swarms", "1,3"}, []string{"seed   3 swarms x 4MiB, idle:", "serving: RSS", "get of 4MiB: peak RSS"}},
+		{"mem", []string{"bench", "mem", "--size", "4MiB", "--swarms", "3", "--idle-release", "100ms"}, []string{"seed   3 swarms x 4MiB, idle:", "serving: RSS", "get of 4MiB: peak RSS", "idle again 3.1s after the get"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := runBin(t, 60*time.Second, tc.args...)

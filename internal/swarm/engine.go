@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -138,6 +139,9 @@ type Engine struct {
 	closed   bool
 
 	cache *merkle.NodeCache // of the trees kept in files (Config.HashCache)
+
+	freeMemory bool      // a swarm dropped its tree pages since lastFree
+	lastFree   time.Time // when the memory was last given back to the OS
 
 	// scratch, owned under mu
 	msgs    []ppsp.Message
@@ -427,6 +431,14 @@ func (e *Engine) tick() {
 	now := e.cfg.Now()
 	for _, s := range e.swarms {
 		s.tick(now)
+	}
+	if e.freeMemory && now.Sub(e.lastFree) >= e.cfg.IdleRelease {
+		// Swarms went idle and dropped their tree pages: give the memory
+		// back to the OS now. An idle process would otherwise keep it
+		// until its next collection (forced only every two minutes) and
+		// the scavenger's pace; at most once per IdleRelease.
+		e.freeMemory, e.lastFree = false, now
+		go debug.FreeOSMemory()
 	}
 }
 

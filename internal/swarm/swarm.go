@@ -432,6 +432,7 @@ func (s *Swarm) idle(now time.Time) {
 	if d := s.e.cfg.IdleRelease; d > 0 && !s.released && now.Sub(s.idleSince) >= d {
 		s.tree.Release()
 		s.released = true
+		s.e.freeMemory = true
 	}
 }
 
