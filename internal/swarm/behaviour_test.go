@@ -382,3 +382,40 @@ func FuzzDatagram(f *testing.F) {
 		e.tick()
 	})
 }
+
+// TestSentHashesDroppedBehindPeer: the record of hashes sent to a peer
+// forgets the stretches whose chunks the peer has all acknowledged (none of
+// their bins is an uncle it needs again) and keeps the rest.
+func TestSentHashesDroppedBehindPeer(t *testing.T) {
+	const span = pageBits / 2
+	n := startEngine(t, nil, nil)
+	l := startEngine(t, nil, nil)
+	s, _ := leechSwarm(t, l, make([]byte, 20), 1024, ModePeer)
+	s.e.mu.Lock()
+	defer s.e.mu.Unlock()
+	chunks := uint64(4*span + 100)
+	s.tree.Restore(chunks, -1)
+	s.sizeKnown()
+	ch, err := s.newChannel(n.conn.LocalAddr(), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ch.close("test", false)
+	for b := uint64(1); b < 2*chunks; b += 97 {
+		ch.sentHash.set(b)
+	}
+	before := ch.sentHash.memBytes()
+	ch.addPeerHas(0, 2*span+5) // pages 0 and 1 wholly acknowledged, page 2 not
+	for b := uint64(1); b < 2*chunks; b += 97 {
+		if want := b >= 2*pageBits; ch.sentHash.has(b) != want {
+			t.Fatalf("bin %d: sent %v, want %v", b, ch.sentHash.has(b), want)
+		}
+	}
+	if after := ch.sentHash.memBytes(); after != before-2*pageWords*8 {
+		t.Fatalf("sent-hash map %d bytes after the acknowledgement, %d before", after, before)
+	}
+	ch.addPeerHas(2*span+6, chunks-1) // the rest: the short last page stays
+	if ch.sentHash.hasPage(2) || ch.sentHash.hasPage(3) || !ch.sentHash.hasPage(4) {
+		t.Fatal("pages 2 and 3 acknowledged but kept, or the page past the end dropped")
+	}
+}

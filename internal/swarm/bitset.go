@@ -294,3 +294,15 @@ func (s *bitset) reset() {
 	clear(s.pages)
 	clear(s.counts)
 }
+
+// hasPage reports whether page k holds any set bit.
+func (s *bitset) hasPage(k uint64) bool {
+	return s != nil && k < uint64(len(s.pages)) && s.pages[k] != nil
+}
+
+// dropPage clears the bits of page k.
+func (s *bitset) dropPage(k uint64) {
+	if s.hasPage(k) {
+		s.pages[k], s.counts[k] = nil, 0
+	}
+}

@@ -175,6 +175,17 @@ func (ch *channel) addPeerHas(first, last uint64) {
 	old := ch.peerHas.count()
 	ch.peerHas.setRange(first, last)
 	ch.peerCount += ch.peerHas.count() - old
+	// A page of sent hashes whose chunks the peer all has is never looked
+	// at again: every bin b in it has chunk b/2 under it, so the peer knows
+	// a chunk under b's parent and b is no uncle it needs (unclesFor).
+	// Dropping it keeps a serving channel's map to the part in flight, not
+	// 256 KiB per GiB of what the peer downloaded.
+	const span = pageBits / 2 // chunks whose bins are one sentHash page
+	for k := first / span; k <= last/span && (k+1)*span <= n; k++ {
+		if ch.sentHash.hasPage(k) && ch.peerHas.all(k*span, (k+1)*span-1) {
+			ch.sentHash.dropPage(k)
+		}
+	}
 }
 
 // onChunks verifies and stores the DATA of one datagram.
