@@ -131,9 +131,61 @@ async function until(page, what, fn, arg, ms = deadline) {
 }
 const plays = (page, what) => until(page, what, () => { const v = document.getElementById("player"); return v.readyState >= 4 && v.currentTime > 1; });
 
+// bench: the figures of issue 7 for one clip, run after run: time from
+// navigation to the first frame, seek to 75% (right after a second of
+// playback, before the download is done) to the first frame there, and
+// the whole clip's download into the tab.
+async function bench(browser, runs) {
+  const all = [];
+  for (let i = 0; i < runs; i++) {
+    const ctx = await browser.newContext();
+    const page = await ctx.newPage();
+    const cdp = await ctx.newCDPSession(page);
+    await cdp.send("Runtime.enable");
+    let heapPeak = 0;
+    const sampler = setInterval(() => cdp.send("Runtime.getHeapUsage").then((h) => { heapPeak = Math.max(heapPeak, h.usedSize + (h.backingStorageSize || 0)); }).catch(() => {}), 100);
+    // Each run gets a cold gateway (fresh data directory): the clip is
+    // only on the UDP seeder when the page opens.
+    const gp = port() + 3, gu = port() + 4;
+    const g = start("gateway", ["gateway", "--listen", `127.0.0.1:${gp}`, "--data", path.join(tmp, `gw-bench-${i}`), "--udp", `127.0.0.1:${gu}`,
+      "--no-dht", "--peer", `127.0.0.1:${seedPort}`, "--webrtc-loopback"]);
+    await waitHTTP(`http://127.0.0.1:${gp}/healthz`, 20000);
+    await page.goto(`http://127.0.0.1:${gp}` + pagePath + "&autoplay=1");
+    await until(page, "the Service Worker path", () => window.swarmgatePage && (swarmgatePage.mode === "sw" || swarmgatePage.mode === "raw"));
+    await until(page, "one second of playback", () => document.getElementById("player").currentTime > 1);
+    const r = await page.evaluate(() => ({ mode: swarmgatePage.mode, first_frame_ms: Math.round(swarmgatePage.firstFrameNavMs), client_to_frame_ms: Math.round(swarmgatePage.firstFrameMs) }));
+    r.seek_frame_ms = await page.evaluate(() => new Promise((resolve) => {
+      const v = document.getElementById("player"), target = 0.75 * v.duration, t0 = performance.now();
+      const f = (now, meta) => { if (meta.mediaTime >= target - 0.05) resolve(Math.round(performance.now() - t0)); else v.requestVideoFrameCallback(f); };
+      v.requestVideoFrameCallback(f);
+      v.currentTime = target;
+    }));
+    await until(page, "the download to complete", () => swarmgatePage.last && swarmgatePage.last.done, null, 300000);
+    const s = await page.evaluate(() => ({ now: performance.now(), started: swarmgatePage.started }));
+    r.download_ms = Math.round(s.now);
+    r.throughput_mibps = +(content.length / 1048576 / (s.now / 1000)).toFixed(1);
+    const st = await page.evaluate(() => swarmgatePage.last);
+    r.leecher_uploaded_bytes = st.uploaded;
+    r.heap_peak_mib = +(heapPeak / 1048576).toFixed(1);
+    clearInterval(sampler);
+    g.stopping = true; g.kill("SIGTERM");
+    console.log(JSON.stringify(r));
+    all.push(r);
+    await ctx.close();
+  }
+  const med = (k) => { const v = all.map((r) => r[k]).sort((a, b) => a - b); return v[Math.floor(v.length / 2)]; };
+  console.log(JSON.stringify({ median: true, runs, first_frame_ms: med("first_frame_ms"), seek_frame_ms: med("seek_frame_ms"), download_ms: med("download_ms"), throughput_mibps: med("throughput_mibps"), heap_peak_mib: med("heap_peak_mib") }));
+}
+
 try {
   await waitHTTP(`${base}/healthz`, 20000);
   const browser = await launch();
+  if (args.includes("--bench")) {
+    await bench(browser, Number(opt("--runs", "3")));
+    await browser.close();
+    stopAll();
+    process.exit(0);
+  }
 
   await check("link page plays over WebRTC through the Service Worker, every byte the file's", async () => {
     const ctx = await browser.newContext();

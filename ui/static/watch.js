@@ -279,7 +279,7 @@
 
   function watchFrames() {
     function tick() {
-      if (player.readyState >= 2) { state.firstFrameMs = performance.now() - state.started; return; }
+      if (player.readyState >= 2) { state.firstFrameMs = performance.now() - state.started; state.firstFrameNavMs = performance.now(); return; }
       requestAnimationFrame(tick);
     }
     requestAnimationFrame(tick);
