@@ -226,6 +226,10 @@ type Status struct {
 	BytesSent   uint64 `json:"bytesSent"` // every byte sent on data channels
 	BytesRecv   uint64 `json:"bytesRecv"`
 	MsgsSent    uint64 `json:"msgsSent"` // data channel messages sent
+	// DropsRecv counts messages the transport dropped (receive queue
+	// full); Retransmits the engine's re-requests: signs of a slow tab.
+	DropsRecv   uint64 `json:"dropsRecv"`
+	Retransmits uint64 `json:"retransmits"`
 	Done        bool   `json:"done"`
 	Quiet       bool   `json:"quiet"` // network side closed
 }
@@ -244,7 +248,8 @@ func (c *Client) Status(cells int) Status {
 	ss := c.s.Stats()
 	st.Uploaded = ss.BytesUploaded
 	ts := c.rtc.Stats()
-	st.BytesSent, st.BytesRecv, st.MsgsSent = ts.BytesSent, ts.BytesRecv, ts.MsgsSent
+	st.BytesSent, st.BytesRecv, st.MsgsSent, st.DropsRecv = ts.BytesSent, ts.BytesRecv, ts.MsgsSent, ts.DropsRecv
+	st.Retransmits = ss.Retransmits
 	select {
 	case <-c.s.Done():
 		st.Done = true

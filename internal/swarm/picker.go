@@ -79,6 +79,29 @@ func (s *Swarm) pick(ch *channel, max int, out []uint64) []uint64 {
 	if max <= 0 || n == 0 {
 		return out
 	}
+	// The last chunk first while the length is unknown: its size makes
+	// the content's exact length known, which a player needs at once (the
+	// Service Worker's Content-Range, MediaSource's duration, /raw/'s
+	// Content-Length). One chunk, so streaming from the playhead waits
+	// for nothing.
+	if _, ok := s.tree.Length(); !ok {
+		k := len(out)
+		if out = s.scan(ch, n-1, n, 1, out); len(out) > k {
+			// Picked: the scans below must not pick it again.
+			out = s.pickAfter(ch, max-1, out)
+			slices.Sort(out)
+			return slices.Compact(out)
+		}
+	}
+	return s.pickAfter(ch, max, out)
+}
+
+// pickAfter is pick's body: the playhead's window, rarest first, endgame.
+func (s *Swarm) pickAfter(ch *channel, max int, out []uint64) []uint64 {
+	n := s.tree.NumChunks()
+	if max <= 0 {
+		return out
+	}
 	ph := min(s.playhead, n-1)
 	start := s.have.nextClear(ph, n)
 	end := min(start+s.window, n)

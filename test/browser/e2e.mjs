@@ -142,6 +142,7 @@ async function bench(browser, runs) {
     const page = await ctx.newPage();
     const cdp = await ctx.newCDPSession(page);
     await cdp.send("Runtime.enable");
+    await cdp.send("Performance.enable");
     let heapPeak = 0;
     const sampler = setInterval(() => cdp.send("Runtime.getHeapUsage").then((h) => { heapPeak = Math.max(heapPeak, h.usedSize + (h.backingStorageSize || 0)); }).catch(() => {}), 100);
     // Each run gets a cold gateway (fresh data directory): the clip is
@@ -153,20 +154,25 @@ async function bench(browser, runs) {
     await page.goto(`http://127.0.0.1:${gp}` + pagePath + "&autoplay=1");
     await until(page, "the Service Worker path", () => window.swarmgatePage && (swarmgatePage.mode === "sw" || swarmgatePage.mode === "raw"));
     await until(page, "one second of playback", () => document.getElementById("player").currentTime > 1);
-    const r = await page.evaluate(() => ({ mode: swarmgatePage.mode, first_frame_ms: Math.round(swarmgatePage.firstFrameNavMs), client_to_frame_ms: Math.round(swarmgatePage.firstFrameMs) }));
+    const r = await page.evaluate(() => ({ mode: swarmgatePage.mode, first_frame_ms: Math.round(swarmgatePage.firstFrameNavMs), client_to_frame_ms: Math.round(swarmgatePage.firstFrameMs), marks: swarmgatePage.marks }));
     r.seek_frame_ms = await page.evaluate(() => new Promise((resolve) => {
       const v = document.getElementById("player"), target = 0.75 * v.duration, t0 = performance.now();
       const f = (now, meta) => { if (meta.mediaTime >= target - 0.05) resolve(Math.round(performance.now() - t0)); else v.requestVideoFrameCallback(f); };
       v.requestVideoFrameCallback(f);
       v.currentTime = target;
     }));
-    await until(page, "the download to complete", () => swarmgatePage.last && swarmgatePage.last.done, null, 300000);
+    const trace = setInterval(() => page.evaluate(() => { const s = swarmgatePage.last || {}; return JSON.stringify({ t: Math.round(performance.now()), mode: swarmgatePage.mode, have: s.have, total: s.total, drops: s.dropsRecv, rtx: s.retransmits, recv: s.bytesRecv }); }).then((x) => args.includes("--trace") && console.error(x)).catch(() => {}), 2000);
+    try { await until(page, "the download to complete", () => swarmgatePage.last && swarmgatePage.last.done, null, 300000); } finally { clearInterval(trace); }
     const s = await page.evaluate(() => ({ now: performance.now(), started: swarmgatePage.started }));
     r.download_ms = Math.round(s.now);
     r.throughput_mibps = +(content.length / 1048576 / (s.now / 1000)).toFixed(1);
     const st = await page.evaluate(() => swarmgatePage.last);
     r.leecher_uploaded_bytes = st.uploaded;
     r.heap_peak_mib = +(heapPeak / 1048576).toFixed(1);
+    const pm = Object.fromEntries((await cdp.send("Performance.getMetrics")).metrics.map((m) => [m.name, m.value]));
+    r.tab_task_s = +pm.TaskDuration.toFixed(2);
+    r.tab_script_s = +pm.ScriptDuration.toFixed(2);
+    r.tab_cpu_ms_per_mib = Math.round(pm.TaskDuration * 1000 / (content.length / 1048576));
     clearInterval(sampler);
     g.stopping = true; g.kill("SIGTERM");
     console.log(JSON.stringify(r));
@@ -174,7 +180,7 @@ async function bench(browser, runs) {
     await ctx.close();
   }
   const med = (k) => { const v = all.map((r) => r[k]).sort((a, b) => a - b); return v[Math.floor(v.length / 2)]; };
-  console.log(JSON.stringify({ median: true, runs, first_frame_ms: med("first_frame_ms"), seek_frame_ms: med("seek_frame_ms"), download_ms: med("download_ms"), throughput_mibps: med("throughput_mibps"), heap_peak_mib: med("heap_peak_mib") }));
+  console.log(JSON.stringify({ median: true, runs, first_frame_ms: med("first_frame_ms"), seek_frame_ms: med("seek_frame_ms"), download_ms: med("download_ms"), throughput_mibps: med("throughput_mibps"), heap_peak_mib: med("heap_peak_mib"), tab_cpu_ms_per_mib: med("tab_cpu_ms_per_mib") }));
 }
 
 try {

@@ -20,10 +20,11 @@
   var PEER_KEY = "swarmgate.peer";
   var START_DEADLINE = 6000;  // ms for the swarm to prove the size before /raw/
   var HIDDEN_QUIET = 30000;   // ms hidden before the page closes its connections
-  var state = { mode: "raw", reason: "", handle: null, size: -1, started: 0, firstFrameMs: -1, errors: [] };
+  var state = { marks: {}, mode: "raw", reason: "", handle: null, size: -1, started: 0, firstFrameMs: -1, errors: [] };
   window.swarmgatePage = state; // for tests and the curious
 
   function autoplay() { return player.autoplay || /[?&]autoplay=1/.test(location.search); }
+  function mark(k) { state.marks[k] = Math.round(performance.now()); }
   function say(text) { if (modeEl) modeEl.textContent = text; }
   function fmtBytes(n) {
     var u = ["B", "KiB", "MiB", "GiB", "TiB"], i = 0;
@@ -259,14 +260,18 @@
     state.started = performance.now();
     say("Connecting to the swarm…");
     var signal = (location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/signal";
+    mark("start");
     timeout(loadWasm(), START_DEADLINE, "the client did not load in time").then(function () {
+      mark("wasm");
       return swarmgate.watch({ link: location.href, signal: signal, peer: !!(peerBox && peerBox.checked), debug: /[?&]sg-debug=1/.test(location.search) });
     }).then(function (h) {
       state.handle = h;
+      mark("joined");
       showStatus();
       return h.size(START_DEADLINE);
     }).then(function (size) {
       state.size = size;
+      mark("size");
       return useSW ? playWorker() : playMSE();
     }).then(function () {
       say("Streaming from the swarm: every chunk verified in this tab" + (state.mode === "mse" ? " (MediaSource)." : "."));
