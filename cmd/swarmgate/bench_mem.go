@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -130,11 +131,16 @@ func memRun(ctx context.Context, exe, dir, state string, n int, size int64, get 
 	}
 	addr, link := f[1], f[2]
 	time.Sleep(2 * time.Second) // let the start-up garbage be collected
+	cpu0 := procCPU(child.Process.Pid)
+	const idleFor = 3 * time.Second
+	time.Sleep(idleFor)
+	cpu1 := procCPU(child.Process.Pid)
 	rss, anon, err := procRSS(child.Process.Pid)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "seed %3d swarms x %s, idle:    RSS %6.1f MiB, anonymous %6.1f MiB\n", n, sizeString(size), mib(rss), mib(anon))
+	fmt.Fprintf(stdout, "seed %3d swarms x %s, idle:    RSS %6.1f MiB, anonymous %6.1f MiB, CPU %.1f%% of a core\n",
+		n, sizeString(size), mib(rss), mib(anon), 100*(cpu1-cpu0)/idleFor.Seconds())
 	if !get {
 		return nil
 	}
@@ -245,12 +251,19 @@ func benchMemSeed(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	count := fs.Int("count", 0, "seed the first COUNT swarms only (default all)")
 	hcache := hashCacheFlag(fs, seedHashCache)
 	idle := idleReleaseFlag(fs)
-	profile := fs.String("memprofile", "", "write heap profiles to PREFIX-idle.heap a second after start and PREFIX-serving.heap at exit")
+	profile := fs.String("memprofile", "", "write heap profiles to PREFIX-idle.heap a second after start and PREFIX-serving.heap at exit, and a CPU profile to PREFIX.cpu")
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
 	if *profile != "" {
 		runtime.MemProfileRate = 4096
+		f, err := os.Create(*profile + ".cpu")
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		pprof.StartCPUProfile(f)
+		defer pprof.StopCPUProfile()
 	}
 	p, err := node.Open(node.Config{Listen: "127.0.0.1:0", StateDir: *state, Engine: swarm.Config{HashCache: int(*hcache), IdleRelease: *idle}})
 	if err != nil {

@@ -6,9 +6,9 @@ import "math/bits"
 // that its memory follows what is irregular in it, not its size: a page of
 // pageBits indices costs nothing while empty, one shared read-only page
 // while full (a seeder's chunk map, a seeder peer's map, the part of a
-// download already done), and 4 KiB only while partly set. A map over
-// 1 GiB of 1 KiB chunks that is full or empty costs 320 bytes instead of
-// 128 KiB. Its methods accept a nil *bitset as the empty set of size 0.
+// download already done; a short last page too), and 4 KiB only while
+// partly set. A map over 1 GiB of 1 KiB chunks that is full or empty costs
+// 320 bytes instead of 128 KiB. Its methods accept a nil *bitset as the empty set of size 0.
 type bitset struct {
 	n      uint64   // size in bits
 	pages  []*bpage // nil: empty; fullPage: every bit set
@@ -53,6 +53,12 @@ func (s *bitset) word(w uint64) uint64 {
 	if p == nil {
 		return 0
 	}
+	if p == fullPage && (w+1)*64 > s.n {
+		if w*64 >= s.n {
+			return 0
+		}
+		return ^uint64(0) >> ((w+1)*64 - s.n) // the short last page
+	}
 	return p[w%pageWords]
 }
 
@@ -68,7 +74,16 @@ func (s *bitset) has(i uint64) bool {
 	return p[j/64]&(1<<(j%64)) != 0
 }
 
-// writable returns page k for writing, copying the shared full page.
+// pageLen is the number of indices of page k below the size: pageBits but
+// for a short last page. A page is full when all of those are set; the
+// shared full page then also reads as set past the size, which every
+// method bounds by the size (n).
+func (s *bitset) pageLen(k uint64) uint32 {
+	return uint32(min(pageBits, s.n-k*pageBits))
+}
+
+// writable returns page k for writing, copying the shared full page (with
+// the bits past the size cleared).
 func (s *bitset) writable(k uint64) *bpage {
 	p := s.pages[k]
 	switch p {
@@ -78,6 +93,9 @@ func (s *bitset) writable(k uint64) *bpage {
 	case fullPage:
 		cp := *fullPage
 		p = &cp
+		for j := uint64(s.pageLen(k)); j < pageBits; j++ {
+			p[j/64] &^= 1 << (j % 64)
+		}
 		s.pages[k] = p
 	}
 	return p
@@ -88,7 +106,7 @@ func (s *bitset) settle(k uint64) {
 	switch s.counts[k] {
 	case 0:
 		s.pages[k] = nil
-	case pageBits:
+	case s.pageLen(k):
 		s.pages[k] = fullPage
 	}
 }
@@ -129,9 +147,9 @@ func (s *bitset) setRange(first, last uint64) {
 	last = min(last, s.n-1)
 	for first <= last {
 		k := first / pageBits
-		pf, pl := k*pageBits, k*pageBits+pageBits-1
+		pf, pl := k*pageBits, k*pageBits+uint64(s.pageLen(k))-1
 		if first == pf && last >= pl {
-			s.pages[k], s.counts[k] = fullPage, pageBits
+			s.pages[k], s.counts[k] = fullPage, s.pageLen(k)
 		} else {
 			end := min(last, pl)
 			if !s.allIn(first, end) {

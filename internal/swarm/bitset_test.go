@@ -103,8 +103,16 @@ func TestBitset(t *testing.T) {
 			ref[i] = true
 		}
 		check("fill")
-		if full := n / pageBits; s.memBytes() > len(s.pages)*8+len(s.counts)*4+int(uint64(len(s.pages))-full)*pageWords*8 {
+		if s.memBytes() != len(s.pages)*8+len(s.counts)*4 {
 			t.Fatalf("n=%d: a full set holds %d bytes of pages", n, s.memBytes())
+		}
+		if n%pageBits != 0 {
+			s.clear(n - 1) // a copy of the shared page with no bit past the size
+			ref[n-1] = false
+			check("clear the last")
+			s.set(n - 1)
+			ref[n-1] = true
+			check("set the last")
 		}
 		for i := uint64(0); i < n; i++ {
 			s.clear(i)

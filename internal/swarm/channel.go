@@ -105,6 +105,7 @@ func (s *Swarm) newChannel(addr net.Addr, initiator bool) (*channel, error) {
 		return nil, err
 	}
 	now := s.e.cfg.Now()
+	s.wake()
 	ch := &channel{
 		s: s, e: s.e, local: id, addr: addr, initiator: initiator,
 		state: stateHandshake, opened: now, lastRecv: now, lastSend: now,

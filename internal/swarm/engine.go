@@ -140,6 +140,8 @@ type Engine struct {
 
 	cache *merkle.NodeCache // of the trees kept in files (Config.HashCache)
 
+	ticks      uint64    // housekeeping rounds
+	active     []*Swarm  // the swarms ticked every round (not dormant), rebuilt every dormantTicks
 	freeMemory bool      // a swarm dropped its tree pages since lastFree
 	lastFree   time.Time // when the memory was last given back to the OS
 
@@ -429,8 +431,25 @@ func (e *Engine) send(b []byte, to net.Addr) error {
 
 func (e *Engine) tick() {
 	now := e.cfg.Now()
-	for _, s := range e.swarms {
-		s.tick(now)
+	e.ticks++
+	if e.ticks%dormantTicks == 0 {
+		// Every swarm, once in dormantTicks rounds; the others go through
+		// only the ones not dormant (idle, pages dropped), so thousands of
+		// idle swarms cost one pass a second, not fifty.
+		e.active = e.active[:0]
+		for _, s := range e.swarms {
+			s.tick(now)
+			s.inActive = !s.dormant
+			if s.inActive {
+				e.active = append(e.active, s)
+			}
+		}
+	} else {
+		for _, s := range e.active {
+			if !s.closed {
+				s.tick(now)
+			}
+		}
 	}
 	if e.freeMemory && now.Sub(e.lastFree) >= e.cfg.IdleRelease {
 		// Swarms went idle and dropped their tree pages: give the memory
@@ -441,6 +460,9 @@ func (e *Engine) tick() {
 		go debug.FreeOSMemory()
 	}
 }
+
+// dormantTicks: a dormant swarm is ticked once in this many rounds.
+const dormantTicks = 50
 
 // pathSize is the transport's datagram size to addr (600..65507), 0 if it
 // has none.

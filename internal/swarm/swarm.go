@@ -71,6 +71,8 @@ type Swarm struct {
 
 	idleSince time.Time // when the last channel went; zero while there are channels
 	released  bool      // the tree's cached pages were dropped while idle
+	dormant   bool      // released with nothing to do: ticked once a second (wake clears it)
+	inActive  bool      // in e.active
 
 	done     chan struct{}
 	complete bool
@@ -151,6 +153,7 @@ func (e *Engine) Add(cfg SwarmConfig) (*Swarm, error) {
 		return nil, fmt.Errorf("swarm: %x already added", s.id)
 	}
 	e.swarms[string(s.id)] = s
+	s.wake()
 	return s, nil
 }
 
@@ -340,6 +343,7 @@ func (s *Swarm) Connect(addr net.Addr) error {
 		return errors.New("swarm: closed")
 	}
 	s.known[addrKey(addr)] = addr
+	s.wake()
 	return s.connect(addr)
 }
 
@@ -433,6 +437,16 @@ func (s *Swarm) idle(now time.Time) {
 		s.tree.Release()
 		s.released = true
 		s.e.freeMemory = true
+	}
+}
+
+// wake makes a dormant swarm ticked every round again (a channel comes, a
+// peer to connect to); e.mu is held.
+func (s *Swarm) wake() {
+	s.dormant = false
+	if !s.inActive {
+		s.inActive = true
+		s.e.active = append(s.e.active, s)
 	}
 }
 
@@ -559,6 +573,15 @@ func (s *Swarm) release(ch *channel) {
 }
 
 func (s *Swarm) tick(now time.Time) {
+	if len(s.channels) == 0 && len(s.req) == 0 && len(s.recent) == 0 && (s.complete || len(s.known) == 0) {
+		// Idle: nothing to send, expire or connect to. (Ranging over an
+		// empty map costs more than this whole check; a node holding
+		// thousands of idle swarms runs this for each every tick.)
+		s.idle(now)
+		s.dormant = s.released
+		return
+	}
+	s.dormant = false
 	for _, ch := range s.channels {
 		ch.tick(now)
 	}
