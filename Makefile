@@ -55,6 +55,7 @@ bench: build ## print the figures the README quotes
 	$(BIN) bench hash --size 256MiB
 	$(BIN) bench mem --size 1GiB --swarms 1,10,100
 	$(BIN) bench mem --size 4GiB --swarms 1
+	$(BIN) bench mem --size 1MiB --swarms 1000,5000 --get=false --idle-release 1s
 	$(BIN) bench gateway --size 100MiB --runs 5
 	$(BIN) bench dht --nodes 1000 --lookups 1000 --loss 0.05 --impaired 0.33 --seed 1
 	$(BIN) bench signal --sessions 50000 --signal-sessions-per-ip 100000 --signal-sessions 100000
