@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/pprof"
 	"sort"
 	"strconv"
 	"strings"
@@ -35,6 +36,7 @@ func benchGateway(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	size := sizeFlag(100 << 20)
 	fs.Var(&size, "size", "content size")
 	runs := fs.Int("runs", 5, "cold gateways started for the time-to-first-byte figure")
+	profile := fs.String("cpuprofile", "", "write CPU profiles of the bridge run: the gateway's to FILE.gateway, this process's (seeder and client) to FILE")
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
@@ -136,7 +138,19 @@ func benchGateway(ctx context.Context, args []string, stdout, stderr io.Writer) 
 
 	// Bridge: a cold gateway relays from the UDP seeder to a native client
 	// over WebRTC; the gateway's CPU from /proc.
-	cmd, base, err = start(200)
+	var extra []string
+	if *profile != "" {
+		extra = []string{"--cpuprofile", *profile + ".gateway"}
+		f, err := os.Create(*profile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+	}
+	cmd, base, err = start(200, extra...)
 	if err != nil {
 		return err
 	}
@@ -159,6 +173,9 @@ func benchGateway(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	}
 	secs = time.Since(t0).Seconds()
 	gcpu := procCPU(cmd.Process.Pid) - cpu0
+	if *profile != "" {
+		pprof.StopCPUProfile()
+	}
 	bridged := float64(got) / (1 << 20) / secs
 	fmt.Fprintf(stdout, "  bridge, UDP seeder -> gateway -> WebRTC -> native client, every chunk verified twice: %d MiB in %.2f s = %.1f MiB/s; gateway CPU %.1f s/GiB relayed\n",
 		got>>20, secs, bridged, gcpu/(float64(got)/(1<<30)))

@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"io"
 	"mime"
+	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"time"
 
 	"github.com/pion/webrtc/v4"
@@ -51,9 +53,21 @@ func runGateway(ctx context.Context, name string, args []string, demoByDefault b
 	fs.Var(&seeds, "seed", "a local file to seed, pinned (repeatable)")
 	withDemo := fs.Bool("demo", false, "seed the embedded demo video")
 	verbose := fs.Bool("v", false, "verbose logs")
+	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
+	}
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	seeds = append(seeds, pos...)
 	if demoByDefault && len(seeds) == 0 {

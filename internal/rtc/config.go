@@ -61,8 +61,10 @@ type Config struct {
 	// the SCTP max-message-size we announce. Default 65536.
 	MaxMessage int
 	// SendBuffer bounds the bytes queued in one data channel; datagrams
-	// beyond it are dropped, as a full UDP send queue does, and the engine's
-	// congestion control backs off. Default 1 MiB.
+	// beyond it are dropped, as a full UDP send queue does. The engine asks
+	// Blocked before sending DATA and holds it while the buffer is this
+	// full, so only its control messages can meet a full buffer. Default
+	// 1 MiB.
 	SendBuffer int
 	// PendingBuffer bounds the bytes queued for a peer whose connection is
 	// still being set up. Default 256 KiB.

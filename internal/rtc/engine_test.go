@@ -136,3 +136,34 @@ func TestEngineOverRTC(t *testing.T) {
 		t.Errorf("peers dropped: %+v", dst.Stats())
 	}
 }
+
+var _ swarm.PathBlocker = (*Transport)(nil)
+var _ swarm.PathBlocker = (*Mux)(nil)
+
+// TestEngineHoldsDataWhileBlocked: with a data-channel send buffer of only
+// four datagrams, a seeder whose congestion window is far larger must wait
+// for the buffer (swarm.PathBlocker) rather than lose DATA in it: nothing
+// is dropped, nothing retransmitted, and the file arrives whole.
+func TestEngineHoldsDataWhileBlocked(t *testing.T) {
+	hub := NewHub()
+	small := func(c *Config) { c.SendBuffer = 4 * 17000 }
+	ta := startTransport(t, hub, "seeder", small)
+	tb := startTransport(t, hub, "leecher", small)
+	ea, eb := startEngine(t, ta), startEngine(t, tb)
+	data := randomContent(8<<20+5, 9)
+	src := seed(t, ea, data)
+	dst, sw := leech(t, eb, src.ID())
+	if err := dst.Connect(Addr{ID: "seeder"}); err != nil {
+		t.Fatal(err)
+	}
+	waitDone(t, dst, 60*time.Second)
+	checkContent(t, sw, data)
+	st := ta.Stats()
+	t.Logf("seeder transport %+v, swarm %+v", st, src.Stats())
+	if st.DropsSendBuffer != 0 {
+		t.Errorf("%d datagrams dropped in a full send buffer", st.DropsSendBuffer)
+	}
+	if r := src.Stats().Retransmits; r != 0 {
+		t.Errorf("%d chunks retransmitted on a lossless path", r)
+	}
+}

@@ -13,7 +13,8 @@ import (
 // from both arrive through ReadFrom (a *net.UDPAddr or an Addr says which),
 // WriteTo sends an Addr's datagram over WebRTC and any other over UDP. One
 // PPSP engine on a Mux serves UDP and WebRTC peers from one store and one
-// set of swarms (the gateway's bridge). It implements swarm.PathSizer.
+// set of swarms (the gateway's bridge). It implements swarm.PathSizer and
+// swarm.PathBlocker.
 type Mux struct {
 	udp net.PacketConn
 	rtc *Transport
@@ -99,6 +100,10 @@ func (m *Mux) WriteTo(b []byte, addr net.Addr) (int, error) {
 
 // DatagramSize implements swarm.PathSizer.
 func (m *Mux) DatagramSize(addr net.Addr) int { return m.rtc.DatagramSize(addr) }
+
+// Blocked implements swarm.PathBlocker for the WebRTC side; a UDP path
+// is never blocked (its socket's WriteTo waits instead).
+func (m *Mux) Blocked(addr net.Addr) bool { return m.rtc.Blocked(addr) }
 
 // LocalAddr is the UDP socket's address.
 func (m *Mux) LocalAddr() net.Addr { return m.udp.LocalAddr() }

@@ -181,6 +181,27 @@ func (t *Transport) send(dc *webrtc.DataChannel, b []byte) {
 	t.stats.bytesSent.Add(uint64(len(b)))
 }
 
+// Blocked implements swarm.PathBlocker: true while the data channel to
+// addr holds so much that one more datagram of DatagramSize might not fit
+// in SendBuffer (and would be dropped). A peer still connecting is not
+// blocked: its datagrams queue up to PendingBuffer.
+func (t *Transport) Blocked(addr net.Addr) bool {
+	a, ok := asAddr(addr)
+	if !ok {
+		return false
+	}
+	t.mu.Lock()
+	p := t.peers[a.ID]
+	t.mu.Unlock()
+	if p == nil || p.state.Load() != stateOpen {
+		return false
+	}
+	p.mu.Lock()
+	dc := p.dc
+	p.mu.Unlock()
+	return dc != nil && dc.BufferedAmount()+uint64(t.cfg.DatagramSize) > uint64(t.cfg.SendBuffer)
+}
+
 // DatagramSize implements swarm.PathSizer: data-channel peers get
 // Config.DatagramSize.
 func (t *Transport) DatagramSize(addr net.Addr) int {

@@ -150,6 +150,36 @@ func TestThreeSeedersAndLoss(t *testing.T) {
 			if tc.loss > 0 && retx == 0 {
 				t.Error("no retransmissions under loss")
 			}
+			// Bytes by sender: each verified byte counted once, under a
+			// seeder's address, while its channel is open and after.
+			checkFrom := func(when string) {
+				t.Helper()
+				var sum uint64
+				for k, v := range dst.DownloadedFrom() {
+					ok := false
+					for _, n := range nodes {
+						ok = ok || k == n.conn.LocalAddr().String()
+					}
+					if !ok {
+						t.Errorf("%s: %d bytes from %q, not a seeder", when, v, k)
+					}
+					sum += v
+				}
+				if sum != uint64(len(data)) {
+					t.Errorf("%s: DownloadedFrom sums to %d, want %d", when, sum, len(data))
+				}
+			}
+			checkFrom("open")
+			for _, n := range nodes {
+				n.cancel() // closes its channels explicitly
+			}
+			for deadline := time.Now().Add(5 * time.Second); len(dst.Peers()) > 0 && time.Now().Before(deadline); {
+				time.Sleep(10 * time.Millisecond)
+			}
+			if p := dst.Peers(); len(p) > 0 {
+				t.Fatalf("%d channels still open after the seeders stopped", len(p))
+			}
+			checkFrom("closed")
 		})
 	}
 }

@@ -342,6 +342,7 @@ func (ch *channel) close(reason string, explicit bool) {
 	if s.sizeProbe == ch {
 		s.sizeProbe = nil
 	}
+	s.keepDownloaded(ch)
 	delete(s.channels, ch.local)
 	delete(ch.e.channels, ch.local)
 }

@@ -73,6 +73,16 @@ type PathSizer interface {
 	DatagramSize(addr net.Addr) int
 }
 
+// PathBlocker is implemented by a transport that queues datagrams per path
+// and drops what it cannot queue: a WebRTC data channel's send buffer
+// drains at the pace of its own congestion control, not ours. Blocked
+// reports that a datagram to addr written now might be dropped. The engine
+// then sends that peer no DATA until its next ACK or tick: a full buffer
+// costs no retransmission and is not taken for congestion.
+type PathBlocker interface {
+	Blocked(addr net.Addr) bool
+}
+
 // Compat selects which handshake the engine sends when it connects out.
 type Compat int
 
@@ -130,7 +140,8 @@ func (c *Config) defaults() error {
 type Engine struct {
 	cfg   Config
 	conn  net.PacketConn
-	paths PathSizer // cfg.Conn as a PathSizer, or nil
+	paths PathSizer   // cfg.Conn as a PathSizer, or nil
+	block PathBlocker // cfg.Conn as a PathBlocker, or nil
 	log   *slog.Logger
 
 	mu       sync.Mutex
@@ -193,6 +204,7 @@ func New(cfg Config) (*Engine, error) {
 		cache:    merkle.NewNodeCache(cfg.HashCache),
 	}
 	e.paths, _ = cfg.Conn.(PathSizer)
+	e.block, _ = cfg.Conn.(PathBlocker)
 	return e, nil
 }
 

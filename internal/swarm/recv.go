@@ -318,9 +318,6 @@ func (ch *channel) onChunks(cands []merkle.Node, chunks []merkle.Chunk, ts uint6
 		}
 		s.stats.BytesDownloaded += uint64(len(f.Data))
 		ch.downloaded += uint64(len(f.Data))
-		if k := ch.addr.String(); len(s.fromPeer) < maxFromPeer || s.fromPeer[k] > 0 {
-			s.fromPeer[k] += uint64(len(f.Data))
-		}
 		s.onVerified(c, ch)
 		if ch.reqWindow < maxReqWindow {
 			ch.reqWindow++

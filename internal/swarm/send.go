@@ -88,6 +88,9 @@ func (ch *channel) fillSend(now time.Time) {
 	}
 	k := ch.chunksPerDatagram()
 	for ch.inflightBytes < ch.cc.window() {
+		if ch.e.block != nil && ch.e.block.Blocked(ch.addr) {
+			return
+		}
 		first, n, retx := ch.nextRun(k)
 		if n == 0 {
 			return

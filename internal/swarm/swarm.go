@@ -66,7 +66,7 @@ type Swarm struct {
 	channels       map[uint32]*channel
 	banned         map[string]time.Time
 	known          map[string]net.Addr // peers heard of (PEX, Connect), not all connected
-	fromPeer       map[string]uint64   // verified content bytes by sender (net.Addr.String()), kept after its channel closes
+	fromPeer       map[string]uint64   // verified content bytes by sender (net.Addr.String()) of closed channels
 	lastConnectTry map[string]time.Time
 
 	idleSince time.Time // when the last channel went; zero while there are channels
@@ -314,11 +314,28 @@ const maxFromPeer = 1024
 func (s *Swarm) DownloadedFrom() map[string]uint64 {
 	s.e.mu.Lock()
 	defer s.e.mu.Unlock()
-	out := make(map[string]uint64, len(s.fromPeer))
+	out := make(map[string]uint64, len(s.fromPeer)+len(s.channels))
 	for k, v := range s.fromPeer {
 		out[k] = v
 	}
+	for _, ch := range s.channels {
+		if ch.downloaded > 0 {
+			out[ch.addr.String()] += ch.downloaded
+		}
+	}
 	return out
+}
+
+// keepDownloaded folds what a closing channel delivered into fromPeer (per
+// chunk it is counted on the channel only: an address's String() per
+// chunk is too dear).
+func (s *Swarm) keepDownloaded(ch *channel) {
+	if ch.downloaded == 0 {
+		return
+	}
+	if k := ch.addr.String(); len(s.fromPeer) < maxFromPeer || s.fromPeer[k] > 0 {
+		s.fromPeer[k] += ch.downloaded
+	}
 }
 
 // Peers lists the swarm's channels.
