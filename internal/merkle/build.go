@@ -50,13 +50,17 @@ func Build(r io.ReaderAt, length int64, o Options, workers int) (*Tree, error) {
 		wg.Add(1)
 		go func(w int) {
 			defer wg.Done()
-			buf := make([]byte, max(readAhead, cs))
+			buf := make([]byte, max(readAhead, 2*cs))
+			var x2 *sha1x2
+			if o.HashFunc == SHA1 && useSHA1x2 && cs%64 == 0 {
+				x2 = newSHA1x2(int(cs))
+			}
 			for {
 				s := next.Add(1) - 1
 				if s >= nseg {
 					return
 				}
-				if err := t.hashSegment(r, buf, s*seg, seg); err != nil {
+				if err := t.hashSegment(r, buf, x2, s*seg, seg); err != nil {
 					errs[w] = err
 					next.Store(nseg) // stop the others
 					return
@@ -74,11 +78,12 @@ func Build(r io.ReaderAt, length int64, o Options, workers int) (*Tree, error) {
 		segLayer++
 	}
 	top := t.rootBin.Layer()
+	var x2 *sha1x2
+	if o.HashFunc == SHA1 && useSHA1x2 {
+		x2 = newSHA1x2(0) // parents only
+	}
 	for l := segLayer + 1; l <= top; l++ {
-		width := uint64(1) << (top - l)
-		for o := uint64(0); o < width; o++ {
-			t.combine(NewBin(l, o))
-		}
+		t.combineLayer(x2, l, 0, 1<<(top-l))
 	}
 	t.root = append([]byte(nil), t.node(t.rootBin)...)
 	for i := range t.known {
@@ -117,7 +122,7 @@ func (t *Tree) combine(b Bin) {
 }
 
 // hashSegment hashes chunks [first, first+count) and their subtree.
-func (t *Tree) hashSegment(r io.ReaderAt, buf []byte, first, count uint64) error {
+func (t *Tree) hashSegment(r io.ReaderAt, buf []byte, x2 *sha1x2, first, count uint64) error {
 	if first+count > t.nchunks {
 		count = t.nchunks - first
 	}
@@ -126,7 +131,7 @@ func (t *Tree) hashSegment(r io.ReaderAt, buf []byte, first, count uint64) error
 	// Read a few chunks at a time into the start of buf and hash them at
 	// once: the bytes are still in the L1/L2 cache when hashed, so the copy
 	// out of the reader costs one pass over memory, not three.
-	step := max(1, readAhead/cs) * cs
+	step := max(2, readAhead/cs) * cs // two at least, hashed as a pair
 	c := first
 	mem, inMemory := r.(memContent)
 	for off := int64(first) * cs; off < end; off += step {
@@ -144,17 +149,50 @@ func (t *Tree) hashSegment(r io.ReaderAt, buf []byte, first, count uint64) error
 			}
 			p = buf[:want]
 		}
-		for s := int64(0); s < want; s += cs {
-			t.hf.sum(t.node(ChunkBin(c)), p[s:min(s+cs, want)])
-			c++
-		}
+		c = t.hashLeaves(x2, p, c)
 	}
-	// Interior nodes of this segment's aligned subtree, bottom up.
+	// Interior nodes of this segment's aligned subtree, layer by layer
+	// while the layer below is still in the cache.
 	top := t.rootBin.Layer()
 	for l := uint(1); uint64(1)<<l <= t.segChunks && l <= top; l++ {
-		for o := first >> l; o < (first+t.segChunks)>>l; o++ {
-			t.combine(NewBin(l, o))
-		}
+		t.combineLayer(x2, l, first>>l, (first+t.segChunks)>>l)
 	}
 	return nil
+}
+
+// hashLeaves hashes the chunks in p, the first of which is chunk c, into
+// their leaves and returns the chunk after them. With x2, full chunks are
+// hashed two at a time.
+func (t *Tree) hashLeaves(x2 *sha1x2, p []byte, c uint64) uint64 {
+	cs := t.cs
+	if x2 != nil {
+		for len(p) >= 2*cs {
+			x2.leaves(t.node(ChunkBin(c)), t.node(ChunkBin(c+1)), p[:cs], p[cs:2*cs])
+			p = p[2*cs:]
+			c += 2
+		}
+	}
+	for len(p) > 0 {
+		n := min(cs, len(p))
+		t.hf.sum(t.node(ChunkBin(c)), p[:n])
+		p = p[n:]
+		c++
+	}
+	return c
+}
+
+// combineLayer sets the nodes of layer l at offsets [o0, o1) from their
+// children; nodes past the end of the content stay zero. With x2, two
+// nodes are hashed at a time.
+func (t *Tree) combineLayer(x2 *sha1x2, l uint, o0, o1 uint64) {
+	o1 = min(o1, (t.nchunks+1<<l-1)>>l) // the rest are empty
+	if x2 != nil {
+		for ; o0+2 <= o1; o0 += 2 {
+			a, b := NewBin(l, o0), NewBin(l, o0+1)
+			x2.parents(t.node(a), t.node(a.Left()), t.node(a.Right()), t.node(b), t.node(b.Left()), t.node(b.Right()))
+		}
+	}
+	for ; o0 < o1; o0++ {
+		t.combine(NewBin(l, o0))
+	}
 }

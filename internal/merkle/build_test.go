@@ -56,3 +56,63 @@ func BenchmarkBuildBytes(b *testing.B) {
 		}
 	}
 }
+
+// TestBuildMatchesDefinition checks every node a build computes against
+// the tree's definition (doc.go) evaluated naively with crypto/sha1 and
+// crypto/sha256, on both SHA-1 paths (two messages at a time, where the CPU
+// has the SHA extensions, and crypto/sha1 alone): lengths with an odd and an
+// even chunk count, a short last chunk, several segments with a partial last
+// one, other chunk sizes.
+func TestBuildMatchesDefinition(t *testing.T) {
+	lengths := []int{1, 64, 1024, 2048, 3 * 1024, 5*1024 + 1, 7162, 64 << 10, (2*segmentChunks+3)<<10 + 100}
+	paths := []bool{false}
+	if haveSHA1x2 {
+		paths = append(paths, true)
+	}
+	defer func(v bool) { useSHA1x2 = v }(useSHA1x2)
+	for _, x2 := range paths {
+		useSHA1x2 = x2
+		for _, n := range lengths {
+			data := make([]byte, n)
+			for i := range data {
+				data[i] = byte(i*7 + i>>10)
+			}
+			for _, o := range []Options{{}, {ChunkSize: 2048}, {ChunkSize: 64 << 10}, {HashFunc: SHA256}} {
+				for _, w := range []int{1, 2} {
+					t.Run(fmt.Sprintf("x2=%v/n=%d/cs=%d/%v/w=%d", x2, n, o.ChunkSize, o.HashFunc, w), func(t *testing.T) {
+						tr, err := BuildBytes(data, o, w)
+						if err != nil {
+							t.Fatal(err)
+						}
+						cs := int(tr.cs)
+						memo := map[Bin][]byte{}
+						var ref func(b Bin) []byte
+						ref = func(b Bin) []byte {
+							if h, ok := memo[b]; ok {
+								return h
+							}
+							f, _ := b.Base()
+							if f >= tr.NumChunks() {
+								return make([]byte, tr.hs)
+							}
+							if b.Layer() == 0 {
+								return tr.hf.Sum(data[int(f)*cs : min(int(f+1)*cs, n)])
+							}
+							h := tr.hf.Sum(append(append([]byte(nil), ref(b.Left())...), ref(b.Right())...))
+							memo[b] = h
+							return h
+						}
+						for b := Bin(0); b <= 2*tr.rootBin; b++ {
+							if want := ref(b); !bytes.Equal(tr.node(b), want) {
+								t.Fatalf("bin %d: %x, want %x", b, tr.node(b), want)
+							}
+						}
+						if !bytes.Equal(tr.Root(), ref(tr.rootBin)) {
+							t.Fatal("root differs")
+						}
+					})
+				}
+			}
+		}
+	}
+}
