@@ -94,7 +94,7 @@ func Build(r io.ReaderAt, length int64, o Options, workers int) (*Tree, error) {
 
 // BuildBytes is Build over content already in memory (a browser's file,
 // a test): the chunks are hashed in place instead of copied out through
-// an io.ReaderAt.
+// an io.ReaderAt (except where two-message SHA-1 runs; see hashSegment).
 func BuildBytes(data []byte, o Options, workers int) (*Tree, error) {
 	return Build(memContent(data), int64(len(data)), o, workers)
 }
@@ -134,6 +134,11 @@ func (t *Tree) hashSegment(r io.ReaderAt, buf []byte, x2 *sha1x2, first, count u
 	step := max(2, readAhead/cs) * cs // two at least, hashed as a pair
 	c := first
 	mem, inMemory := r.(memContent)
+	// Except with two-message SHA-1, which on the machine measured ran 10%
+	// faster over 32 KiB copied into the cache than over the content in
+	// place (bench hash: 1.27× raw against 1.14×): memmove streams from
+	// memory better than the hashing's loads.
+	inMemory = inMemory && x2 == nil
 	for off := int64(first) * cs; off < end; off += step {
 		want := min(step, end-off)
 		var p []byte
