@@ -14,6 +14,7 @@ wasm: ## build the Go-WASM browser client into ui/static/wasm/
 	@mkdir -p $(WASM_OUT)
 	GOOS=js GOARCH=wasm CGO_ENABLED=0 $(GO) build -trimpath -ldflags="-s -w" -o $(WASM_OUT)/swarmgate.wasm ./wasm
 	cp "$$($(GO) env GOROOT)/lib/wasm/wasm_exec.js" $(WASM_OUT)/wasm_exec.js
+	$(GO) run ./ui/precompress.go $(WASM_OUT)/swarmgate.wasm $(wildcard ui/static/vendor/mp4box/*.mjs)
 
 # mp4box.js (npm, package-lock.json) remuxes MP4 to fragments where the
 # page must use MediaSource; its ES modules are vendored under
@@ -72,7 +73,7 @@ check: ## vet, gofmt, go.mod tidiness, generated templ code, js/wasm build
 	  if ! git diff --quiet -- go.mod go.sum; then cp /tmp/swarmgate.go.mod.bak go.mod; cp /tmp/swarmgate.go.sum.bak go.sum; echo "go.mod/go.sum not tidy"; false; fi
 	@$(GO) tool templ generate -path ui >/dev/null 2>&1 && git diff --quiet -- ui || (git diff --stat -- ui; echo "ui: generated templ code is stale: run make generate and commit"; false)
 	GOOS=js GOARCH=wasm $(GO) build $(WASM_PKGS) ./wasm
-	@if [ -d $(MP4BOX) ]; then for f in ui/static/vendor/mp4box/*; do cmp -s $$f $(MP4BOX)/dist/$$(basename $$f) || cmp -s $$f $(MP4BOX)/$$(basename $$f) || { echo "$$f differs from $(MP4BOX): run make vendor"; exit 1; }; done; fi
+	@if [ -d $(MP4BOX) ]; then for f in $$(ls ui/static/vendor/mp4box/* | grep -v -E '\.(br|gz|sha256)$$'); do cmp -s $$f $(MP4BOX)/dist/$$(basename $$f) || cmp -s $$f $(MP4BOX)/$$(basename $$f) || { echo "$$f differs from $(MP4BOX): run make vendor"; exit 1; }; done; fi
 	GOOS=js GOARCH=wasm $(GO) vet ./signaling
 
 run: build ## the gateway on the embedded defaults, seeding FILE=path or the demo video

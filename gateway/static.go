@@ -3,6 +3,8 @@ package gateway
 import (
 	"bytes"
 	"compress/gzip"
+	"crypto/sha256"
+	"encoding/hex"
 	"io/fs"
 	"mime"
 	"net/http"
@@ -35,22 +37,34 @@ var (
 	assetSet   *assets
 )
 
-// newAssets compresses the embedded assets once per process (the wasm
-// client is megabytes: brotli's best level would take half a minute, so
-// files over bigAsset use level 6, which is within 15% of it).
+// newAssets compresses the embedded assets once per process, or takes the
+// forms ui/precompress.go wrote beside a file at build time (the wasm
+// client: brotli's best level takes about 20 s on it) when its .sha256
+// matches. Files over bigAsset without them use brotli level 6, which is
+// within 15% of the best.
 func newAssets() *assets {
-	assetsOnce.Do(func() { assetSet = compressAssets() })
+	assetsOnce.Do(func() { assetSet = compressAssets(ui.Static(), ui.Version()) })
 	return assetSet
 }
 
 const bigAsset = 1 << 20
 
-func compressAssets() *assets {
-	a := &assets{version: ui.Version(), files: map[string]*asset{}}
-	fsys := ui.Static()
+// precompressed are the suffixes of ui/precompress.go's outputs: they are
+// forms of another asset, not assets of their own.
+var precompressed = []string{".gz", ".br", ".sha256"}
+
+func compressAssets(fsys fs.FS, version string) *assets {
+	a := &assets{version: version, files: map[string]*asset{}}
 	fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
+		}
+		for _, ext := range precompressed {
+			if base, ok := strings.CutSuffix(p, ext); ok {
+				if _, err := fs.Stat(fsys, base); err == nil {
+					return nil
+				}
+			}
 		}
 		b, err := fs.ReadFile(fsys, p)
 		if err != nil {
@@ -60,28 +74,61 @@ func compressAssets() *assets {
 		if f.typ == "" {
 			f.typ = http.DetectContentType(b)
 		}
-		var gz bytes.Buffer
-		zw, _ := gzip.NewWriterLevel(&gz, gzip.BestCompression)
-		zw.Write(b)
-		zw.Close()
-		if gz.Len() < len(b) {
-			f.gzip = gz.Bytes()
-		}
-		var br bytes.Buffer
-		level := brotli.BestCompression
-		if len(b) > bigAsset {
-			level = 6
-		}
-		bw := brotli.NewWriterLevel(&br, level)
-		bw.Write(b)
-		bw.Close()
-		if br.Len() < len(b) {
-			f.brotl = br.Bytes()
+		if !f.loadPrecompressed(fsys, p) {
+			f.compress()
 		}
 		a.files[p] = f
 		return nil
 	})
 	return a
+}
+
+// loadPrecompressed takes p.gz and p.br if p.sha256 is the SHA-256 of
+// the raw file.
+func (f *asset) loadPrecompressed(fsys fs.FS, p string) bool {
+	want, err := fs.ReadFile(fsys, p+".sha256")
+	if err != nil {
+		return false
+	}
+	sum := sha256.Sum256(f.raw)
+	if strings.TrimSpace(string(want)) != hex.EncodeToString(sum[:]) {
+		return false
+	}
+	gz, err1 := fs.ReadFile(fsys, p+".gz")
+	br, err2 := fs.ReadFile(fsys, p+".br")
+	if err1 != nil || err2 != nil {
+		return false
+	}
+	if len(gz) < len(f.raw) {
+		f.gzip = gz
+	}
+	if len(br) < len(f.raw) {
+		f.brotl = br
+	}
+	return true
+}
+
+// compress makes the gzip and brotli forms, each kept only if smaller.
+func (f *asset) compress() {
+	b := f.raw
+	var gz bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&gz, gzip.BestCompression)
+	zw.Write(b)
+	zw.Close()
+	if gz.Len() < len(b) {
+		f.gzip = gz.Bytes()
+	}
+	var br bytes.Buffer
+	level := brotli.BestCompression
+	if len(b) > bigAsset {
+		level = 6
+	}
+	bw := brotli.NewWriterLevel(&br, level)
+	bw.Write(b)
+	bw.Close()
+	if br.Len() < len(b) {
+		f.brotl = br.Bytes()
+	}
 }
 
 // accepts reports whether an Accept-Encoding header allows coding enc
