@@ -109,7 +109,7 @@ func (s *Swarm) newChannel(addr net.Addr, initiator bool) (*channel, error) {
 	ch := &channel{
 		s: s, e: s.e, local: id, addr: addr, initiator: initiator,
 		state: stateHandshake, opened: now, lastRecv: now, lastSend: now,
-		reqWindow: 64, flightOf: make(map[uint64]uint64),
+		reqWindow: initReqWindow, flightOf: make(map[uint64]uint64),
 		maxDgram: s.e.maxDatagram(addr), weChoke: s.mode == ModeLeech,
 		pexIntro: make(map[string]time.Time),
 	}

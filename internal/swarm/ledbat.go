@@ -45,10 +45,10 @@ type ledbat struct {
 const (
 	ledbatTarget     = 25 * time.Millisecond // ≤ 100 ms; 25 ms keeps queues short
 	ledbatGain       = 1.0
-	ledbatAllowed    = 2     // ALLOWED_INCREASE, in MSS
-	ledbatMinCwnd    = 2     // MIN_CWND, in MSS
-	ledbatInitCwnd   = 4     // INIT_CWND, in MSS
-	ledbatInitBytes  = 14600 // and at least TCP's initial window (RFC 6928)
+	ledbatAllowed    = 2        // ALLOWED_INCREASE, in MSS
+	ledbatMinCwnd    = 2        // MIN_CWND, in MSS
+	ledbatInitCwnd   = 4        // INIT_CWND, in MSS
+	ledbatInitBytes  = 32 << 10 // and at least 32 one-chunk datagrams (decision 7)
 	ledbatMaxCwnd    = 32 << 20
 	baseHistoryEmpty = int64(1<<62 - 1)
 
@@ -61,6 +61,13 @@ const (
 	// holds, so a queue that long is someone else's (a TCP flow filling a
 	// drop-tail buffer) or our own slow-start overshoot.
 	congestedQueue = 2 * ledbatTarget
+	// slowStartGain is the window's growth per acknowledged byte in slow
+	// start: ×2.5 per round trip, not TCP's ×2, and slowStartExit the
+	// queueing delay that ends it, earlier than half the target to make up
+	// for the larger overshoot (HyStart's exit on a delay increase,
+	// RFC 9406 §4.2, measured on the one-way delay).
+	slowStartGain = 1.5
+	slowStartExit = ledbatTarget * 35 / 100
 	// lossGuard is the share of one round trip's bytes that, lost, makes
 	// any loss congestion: a buffer shallower than the target overflows
 	// before the delay says so.
@@ -138,10 +145,10 @@ func (l *ledbat) onAck(now time.Time, acked, flight int) {
 		println("cc", now.Format("05.000"), "cwnd", int(l.cwnd), "q", q.String(), "srtt", l.srtt.String(), "ss", l.slowStart, "flight", flight)
 	}
 	if l.slowStart {
-		if q > ledbatTarget/2 || (l.ssthresh > 0 && l.cwnd >= l.ssthresh) {
+		if q > slowStartExit || (l.ssthresh > 0 && l.cwnd >= l.ssthresh) {
 			l.slowStart = false
 		} else {
-			l.cwnd += float64(acked)
+			l.cwnd += slowStartGain * float64(acked)
 		}
 	}
 	if !l.slowStart {

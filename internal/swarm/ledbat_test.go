@@ -25,7 +25,7 @@ func TestLedbat(t *testing.T) {
 	l := newLedbat(mss)
 	iw := ledbatInitBytes
 	if got := l.window(); got != iw {
-		t.Fatalf("initial window %d, want %d (RFC 6928)", got, iw)
+		t.Fatalf("initial window %d, want %d", got, iw)
 	}
 	if got := newLedbat(16 << 10).window(); got != ledbatInitCwnd*16<<10 {
 		t.Fatalf("initial window of 16 KiB datagrams %d", got)
@@ -33,19 +33,28 @@ func TestLedbat(t *testing.T) {
 	l.onRTT(80 * time.Millisecond)
 	delays(l, now, 0)
 	l.onAck(now, iw, iw)
-	if got := l.window(); got != 2*iw {
-		t.Fatalf("slow start: window %d, want %d", got, 2*iw)
+	if got := l.window(); got != iw*5/2 {
+		t.Fatalf("slow start: window %d, want %d (x2.5 per window acked)", got, iw*5/2)
 	}
 	// Random loss in slow start: the lost bytes, and slow start goes on.
 	l.onLoss(now, mss)
-	if got := l.window(); got != 2*iw-mss || !l.slowStart {
+	if got := l.window(); got != iw*5/2-mss || !l.slowStart {
 		t.Fatalf("random loss in slow start: window %d, slow start %v", got, l.slowStart)
 	}
+	// A queue under the exit threshold: slow start goes on.
+	delays(l, now, slowStartExit-time.Millisecond)
 	for l.window() < 400*mss {
 		w := l.window()
 		l.onAck(now, w, w)
 	}
-	// Queueing delay above half the target ends slow start.
+	if !l.slowStart {
+		t.Fatalf("slow start ended at a queue of %v", slowStartExit-time.Millisecond)
+	}
+	// Queueing delay above slowStartExit ends it.
+	delays(l, now, slowStartExit+time.Millisecond)
+	if l.onAck(now, mss, l.window()); l.slowStart {
+		t.Fatalf("still in slow start at a queue of %v", slowStartExit+time.Millisecond)
+	}
 	delays(l, now, ledbatTarget)
 	before := l.window()
 	l.onAck(now, mss, before)

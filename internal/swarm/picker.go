@@ -12,6 +12,16 @@ import (
 const (
 	minReqWindow = 16
 	maxReqWindow = 8192
+	// initReqWindow is a new peer's window; it grows by reqWindowGrowth
+	// per chunk received, faster than the sender's slow start doubles
+	// its congestion window per round trip, so that in start-up the
+	// requests are never what the sender waits for (they reach it half a
+	// round trip late, and are topped up at half the window).
+	initReqWindow   = 128
+	reqWindowGrowth = 2
+	// probeChunks is how many chunks the request that learns the size
+	// asks for.
+	probeChunks = 64
 )
 
 // requestTimeout is how long a peer may leave our requests unanswered
@@ -28,15 +38,20 @@ func (ch *channel) topUp(now time.Time) {
 		return
 	}
 	if s.tree.NumChunks() == 0 {
-		// Ask one peer for one chunk: the reply carries the peak hashes,
-		// which prove the content size (RFC 7574 §5.3).
+		// Ask one peer for the first chunks: the reply carries the peak
+		// hashes, which prove the content size (RFC 7574 §5.3). A whole
+		// request window, not one chunk, so the peer's first congestion
+		// window goes out at once instead of a round trip later; they
+		// count as requested once the size is known (Swarm.sizeKnown).
 		if s.sizeProbe == nil || s.sizeProbe.state == stateClosed || now.Sub(s.sizeProbeAt) > 2*time.Second {
 			s.sizeProbe, s.sizeProbeAt = ch, now
-			c := uint64(0)
+			c, end := uint64(0), uint64(probeChunks-1)
 			if len(ch.pendingHave) > 0 {
 				c = ch.pendingHave[0].Start
+				end = min(ch.pendingHave[0].End, c+probeChunks-1)
 			}
-			ch.specMsg(ppsp.MsgRequest, c, c, 0)
+			s.probeSpan = span{c, end}
+			ch.specMsg(ppsp.MsgRequest, c, end, 0)
 		}
 		return
 	}

@@ -319,9 +319,7 @@ func (ch *channel) onChunks(cands []merkle.Node, chunks []merkle.Chunk, ts uint6
 		s.stats.BytesDownloaded += uint64(len(f.Data))
 		ch.downloaded += uint64(len(f.Data))
 		s.onVerified(c, ch)
-		if ch.reqWindow < maxReqWindow {
-			ch.reqWindow++
-		}
+		ch.reqWindow = min(ch.reqWindow+reqWindowGrowth, maxReqWindow)
 	}
 	clear(fresh) // drop references to datagram and held buffers
 	ch.e.fresh = fresh[:0]

@@ -56,6 +56,7 @@ type Swarm struct {
 	req         map[uint64]*request // outstanding requests
 	sizeProbe   *channel            // the channel asked for a chunk to learn the size
 	sizeProbeAt time.Time
+	probeSpan   span // the chunks sizeProbe was asked for
 	lastExpire  time.Time
 	lastHaves   time.Time
 	recent      []span // verified since the last HAVE round
@@ -232,6 +233,21 @@ func (s *Swarm) sizeKnown() {
 	}
 	for _, ch := range s.channels {
 		ch.sizeKnown()
+	}
+	if p := s.sizeProbe; p != nil && s.reqd != nil && p.state == stateOpen && s.probeSpan.first < n {
+		// The probe asked for more than the chunk that proved the size:
+		// the rest is on its way, so the picker must not ask again.
+		for c := s.probeSpan.first; c <= min(s.probeSpan.last, n-1); c++ {
+			if s.have.has(c) || s.req[c] != nil {
+				continue
+			}
+			if p.outstanding <= 0 {
+				p.reqSince = s.sizeProbeAt
+			}
+			s.req[c] = &request{owners: [2]*channel{p, nil}, at: s.sizeProbeAt}
+			s.reqd.set(c)
+			p.outstanding++
+		}
 	}
 	s.checkComplete()
 	// Every open channel can be asked for chunks now, not at the next tick.
