@@ -19,8 +19,10 @@ import (
 	"github.com/swarmgate/swarmgate/internal/feed/feedsql"
 	"github.com/swarmgate/swarmgate/internal/merkle"
 	"github.com/swarmgate/swarmgate/internal/node"
+	"github.com/swarmgate/swarmgate/internal/rtc"
 	"github.com/swarmgate/swarmgate/internal/store"
 	"github.com/swarmgate/swarmgate/internal/swarm"
+	"github.com/swarmgate/swarmgate/signaling"
 )
 
 // Config configures a Booster. Zero values are the defaults in the comments.
@@ -75,6 +77,15 @@ type Config struct {
 	FeedOnly bool
 	// PullInterval and GapInterval are the feed's (default 5 min, 30 s).
 	PullInterval, GapInterval time.Duration
+	// Gateway is a gateway's URL (http(s)://HOST[:PORT], or its ws(s)://
+	// .../signal endpoint) to keep a signaling session with: the booster
+	// joins each swarm it boosts there, so that the gateway's browsers
+	// connect to it directly over WebRTC, NAT or not; the PPSP engine serves
+	// UDP and WebRTC peers alike. Default none. Ignored when Conn is set.
+	Gateway string
+	// RTC configures the WebRTC transport used with Gateway (ID and
+	// Signaler are filled in).
+	RTC rtc.Config
 	// Client sends the feed's HTTP requests (default: a client with a
 	// 30 s timeout).
 	Client feed.HTTPDoer
@@ -129,6 +140,9 @@ type Booster struct {
 	apiLn  net.Listener
 	work   chan *feed.Post
 
+	gw     *gatewayLink   // with Config.Gateway
+	rtc    *rtc.Transport // with Config.Gateway
+
 	mu     sync.Mutex
 	swarms map[string]*active
 }
@@ -165,6 +179,11 @@ func New(cfg Config) (b *Booster, err error) {
 	if conn == nil {
 		if conn, err = node.ListenUDP(cfg.Listen); err != nil {
 			return nil, err
+		}
+		if cfg.Gateway != "" {
+			if conn, err = b.withGateway(conn); err != nil {
+				return nil, err
+			}
 		}
 	}
 	conn = newLimitedConn(b.ctx, conn, cfg.UploadRate)
@@ -217,6 +236,46 @@ func New(cfg Config) (b *Booster, err error) {
 	return b, nil
 }
 
+// withGateway builds the WebRTC side for Config.Gateway: a transport
+// signalled through the gateway, muxed with udp under the one engine.
+func (b *Booster) withGateway(udp net.PacketConn) (net.PacketConn, error) {
+	su, err := SignalURL(b.cfg.Gateway)
+	if err != nil {
+		udp.Close()
+		return nil, err
+	}
+	b.gw = newGatewayLink(su, b.log.With("sub", "signaling"), b.onGatewayPeers)
+	rc := b.cfg.RTC
+	rc.ID, rc.Signaler = b.gw.id, b.gw
+	if rc.Logger == nil {
+		rc.Logger = b.log.With("sub", "rtc")
+	}
+	if b.rtc, err = rtc.New(rc); err != nil {
+		udp.Close()
+		return nil, err
+	}
+	return rtc.NewMux(udp, b.rtc, 0), nil
+}
+
+// onGatewayPeers connects to the peers the gateway lists in a swarm being
+// boosted (the gateway itself, boosters, peer-mode browsers: the broker
+// never lists leechers or sources). It runs on the signaling reader.
+func (b *Booster) onGatewayPeers(swarm string, peers []signaling.PeerInfo) {
+	b.mu.Lock()
+	a := b.swarms[swarm]
+	b.mu.Unlock()
+	if a == nil {
+		return
+	}
+	go func() {
+		for _, p := range peers {
+			if p.ID != b.gw.id && p.Role.Reachable() {
+				a.s.Connect(rtc.Addr{ID: p.ID})
+			}
+		}
+	}()
+}
+
 // UID is the booster's own feed identity (it signs its follow requests).
 func (b *Booster) UID() feed.UID { return b.id.UID() }
 
@@ -242,6 +301,10 @@ func (b *Booster) Run(ctx context.Context) error {
 	wg.Go(func() { b.feed.Run(b.ctx) })
 	wg.Go(func() { b.boostLoop(b.ctx) })
 	wg.Go(func() { b.usageLoop(b.ctx) })
+	if b.gw != nil {
+		wg.Go(func() { b.gw.run(b.ctx) })
+		wg.Go(func() { b.rtc.Run(b.ctx) })
+	}
 	select {
 	case <-ctx.Done():
 	case <-b.ctx.Done():
@@ -273,6 +336,9 @@ func (b *Booster) close() {
 	}
 	if b.peer != nil {
 		b.peer.Close()
+	}
+	if b.rtc != nil {
+		b.rtc.Close() // after the engine: the mux it wrote to is closed
 	}
 	if b.fst != nil {
 		b.fst.Close()
@@ -417,6 +483,9 @@ func (b *Booster) evict(root []byte) error {
 		return nil
 	}
 	b.log.Info("evicting", "root", key, "name", a.row.c.Name)
+	if b.gw != nil {
+		b.gw.leave(key)
+	}
 	if a.m != nil {
 		a.m.Close()
 	}
@@ -459,6 +528,9 @@ func (b *Booster) start(r boostRow) error {
 	b.mu.Lock()
 	b.swarms[hex.EncodeToString(r.c.Root)] = a
 	b.mu.Unlock()
+	if b.gw != nil {
+		b.gw.join(hex.EncodeToString(r.c.Root))
+	}
 	b.log.Info("boosting", "root", hex.EncodeToString(r.c.Root), "name", r.c.Name, "uid", r.uid.Fingerprint())
 	return nil
 }

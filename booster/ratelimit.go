@@ -30,3 +30,19 @@ func (c *limitedConn) WriteTo(b []byte, addr net.Addr) (int, error) {
 	}
 	return c.PacketConn.WriteTo(b, addr)
 }
+
+// DatagramSize and Blocked pass the wrapped transport's path knowledge
+// (swarm.PathSizer, swarm.PathBlocker: a WebRTC mux) through the cap.
+func (c *limitedConn) DatagramSize(addr net.Addr) int {
+	if p, ok := c.PacketConn.(interface{ DatagramSize(net.Addr) int }); ok {
+		return p.DatagramSize(addr)
+	}
+	return 0
+}
+
+func (c *limitedConn) Blocked(addr net.Addr) bool {
+	if p, ok := c.PacketConn.(interface{ Blocked(net.Addr) bool }); ok {
+		return p.Blocked(addr)
+	}
+	return false
+}

@@ -17,6 +17,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pion/webrtc/v4"
+
 	"github.com/swarmgate/swarmgate/booster"
 	"github.com/swarmgate/swarmgate/internal/feed"
 	"github.com/swarmgate/swarmgate/internal/node"
@@ -75,6 +77,16 @@ func boosterFlags(fs *flag.FlagSet) (*booster.Config, func() (int64, int64), *st
 	fs.BoolVar(&c.FeedOnly, "feed-only", false, "keep the feed node only; boost nothing")
 	fs.BoolVar(&c.Open, "open", false, "accept posts of any uid (a public feed node)")
 	fs.BoolVar(&c.NoDHT, "no-dht", false, "no DHT (boosters are then found only by --peer and the feed)")
+	fs.StringVar(&c.Gateway, "gateway", "", "gateway URL to keep a signaling session with, so that its browsers reach this booster over WebRTC (behind NAT too)")
+	fs.BoolVar(&c.RTC.LoopbackOnly, "webrtc-loopback", false, "WebRTC on the loopback interface only (tests, benchmarks)")
+	fs.IntVar(&c.RTC.MaxPeers, "webrtc-max-peers", 256, "WebRTC peer connections open or being set up at once")
+	fs.Func("ice-server", "STUN/TURN server URL for WebRTC (repeatable; default none: host candidates)", func(v string) error {
+		if len(c.RTC.ICEServers) == 0 {
+			c.RTC.ICEServers = []webrtc.ICEServer{{}}
+		}
+		c.RTC.ICEServers[0].URLs = append(c.RTC.ICEServers[0].URLs, v)
+		return nil
+	})
 	var peers, hosts listFlag
 	fs.Var(&peers, "peer", "other feed node base URL to pull from (repeatable)")
 	fs.Var(&hosts, "host-uid", "be the publisher's node for this uid (repeatable)")

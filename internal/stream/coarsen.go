@@ -6,7 +6,11 @@ import "github.com/swarmgate/swarmgate/internal/store"
 // exact when there are at most n ranges, else each cell of total/n chunks
 // counts as held when at least half of it is verified. Work is
 // O(len(rs) + n), so a status poll stays cheap for any content size.
+// n <= 0 asks for no bar: the result is empty.
 func Coarsen(rs []store.Range, total uint64, n int) [][2]uint64 {
+	if n <= 0 {
+		return [][2]uint64{}
+	}
 	out := make([][2]uint64, 0, min(len(rs), n))
 	if len(rs) <= n || total == 0 {
 		for _, r := range rs {
