@@ -140,8 +140,8 @@ type Booster struct {
 	apiLn  net.Listener
 	work   chan *feed.Post
 
-	gw     *gatewayLink   // with Config.Gateway
-	rtc    *rtc.Transport // with Config.Gateway
+	gw  *gatewayLink   // with Config.Gateway
+	rtc *rtc.Transport // with Config.Gateway
 
 	mu     sync.Mutex
 	swarms map[string]*active
