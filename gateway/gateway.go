@@ -221,6 +221,7 @@ func (g *Gateway) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", g.serveHome)
 	mux.HandleFunc("GET /open", g.serveOpen)
+	mux.HandleFunc("GET /publish", g.servePublish)
 	mux.HandleFunc("GET /raw/{root}", g.serveRaw)
 	mux.HandleFunc("GET /api/swarm/{root}", g.serveStatus)
 	mux.HandleFunc("GET /qr/{root}", g.serveQR)

@@ -135,6 +135,12 @@ func (g *Gateway) serveHome(w http.ResponseWriter, r *http.Request) {
 	render(w, r, http.StatusOK, ui.HomePage(h))
 }
 
+// servePublish is /publish: the page hashes and uploads in the browser;
+// the gateway's part is its signaling and embedded booster.
+func (g *Gateway) servePublish(w http.ResponseWriter, r *http.Request) {
+	render(w, r, http.StatusOK, ui.PublishPage())
+}
+
 // status is the JSON the link page polls.
 type status struct {
 	Root     string      `json:"root"`

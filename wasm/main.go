@@ -12,6 +12,9 @@
 //	h.status()                     // JSON: progress, verified ranges, peers by kind, byte counts, quiet
 //	h.close()
 //
+//	const p = await swarmgate.publish({file, signal, copies: 1, onProgress(done, total) {}})
+//	p.root, p.link; p.status(); await p.safe(); p.close()   // see publish.go
+//
 // and calls globalThis.swarmgateReady() if the page set it. Every call
 // that waits runs in its own goroutine and answers through a Promise:
 // nothing blocks inside a js.FuncOf callback (browser-testing.md, Go-WASM
@@ -41,6 +44,7 @@ const maxRead = 1 << 20
 func main() {
 	api := js.Global().Get("Object").New()
 	api.Set("watch", js.FuncOf(watch))
+	api.Set("publish", js.FuncOf(publish))
 	api.Set("version", "1")
 	js.Global().Set("swarmgate", api)
 	if ready := js.Global().Get("swarmgateReady"); ready.Type() == js.TypeFunction {

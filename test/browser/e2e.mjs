@@ -7,7 +7,7 @@
 //   node test/browser/e2e.mjs [--clip FILE] [--only NAME]
 import { chromium } from "playwright-core";
 import { spawn } from "node:child_process";
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -246,6 +246,43 @@ try {
     if (!src.includes("/raw/")) throw new Error(`player src ${src}`);
     await plays(page, "playback from /raw/");
     await ctx.close();
+  });
+
+  await check("publish from one page: the gateway's booster takes the whole copy, then a second page plays it with the first closed", async () => {
+    // A file the gateway has never seen: the clip with 1 KiB appended
+    // (players ignore bytes after the last box).
+    const pub = Buffer.concat([content, randomBytes(1024)]);
+    const pubFile = path.join(tmp, "published.mp4");
+    fs.writeFileSync(pubFile, pub);
+    const pubSha = createHash("sha256").update(pub).digest("hex");
+    const ctx1 = await browser.newContext();
+    await ctx1.addInitScript(instrument);
+    const p1 = await ctx1.newPage();
+    p1.on("console", (m) => { if (m.type() === "error") console.error("publish page:", m.text()); });
+    await p1.goto(base + "/publish");
+    await p1.setInputFiles("#file", pubFile);
+    try {
+      await p1.waitForFunction(() => window.swarmgatePublish && (swarmgatePublish.safe || swarmgatePublish.phase === "failed"), null, { timeout: deadline, polling: 100 });
+    } catch (e) { throw new Error(`not safe: ${await p1.evaluate(() => JSON.stringify(window.swarmgatePublish))}`); }
+    const st = await p1.evaluate(() => window.swarmgatePublish);
+    if (!st.safe) throw new Error(`publishing failed: ${st.error}`);
+    if (!/safe to close/i.test(await p1.textContent("#safe"))) throw new Error("the page does not say it is safe to close");
+    figures.publish_uploaded_ratio = Number((st.uploaded / pub.length).toFixed(3));
+    if (st.uploaded < pub.length || st.uploaded > 1.05 * pub.length) throw new Error(`published page uploaded ${st.uploaded} bytes for ${pub.length}`);
+    await until(p1, "the publishing page to close its connections", () => __net.pcs.every((pc) => pc.connectionState === "closed" || pc.signalingState === "closed") && __net.sockets.every((s) => s.readyState === 3), null, 10000);
+    await ctx1.close();
+    const ctx2 = await browser.newContext();
+    const p2 = await ctx2.newPage();
+    await p2.goto(base + st.link + "&autoplay=1");
+    await until(p2, "the Service Worker path", () => window.swarmgatePage && swarmgatePage.mode === "sw");
+    await plays(p2, "playback of the published video");
+    const got = await p2.evaluate(async (root) => {
+      const b = await (await fetch(`/stream/${root}?mt=video%2Fmp4`)).arrayBuffer();
+      const d = await crypto.subtle.digest("SHA-256", b);
+      return [...new Uint8Array(d)].map((x) => x.toString(16).padStart(2, "0")).join("");
+    }, st.root);
+    if (got !== pubSha) throw new Error(`played ${got}, published ${pubSha}`);
+    await ctx2.close();
   });
 
   await browser.close();
