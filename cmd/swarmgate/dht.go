@@ -112,11 +112,12 @@ func benchDHT(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	seed := fs.Int64("seed", 1, "random seed")
 	asJSON := fs.Bool("json", false, "print one JSON object")
 	progress := fs.Bool("progress", false, "print progress to stderr")
+	verbose := fs.Bool("verbose", false, "also print slow lookups, node counters and each announce's timeline to stderr")
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
-	cfg := dhtnet.BenchConfig{Nodes: *nodes, Lookups: *lookups, Loss: *loss, Impaired: *impaired, Stale: *stale, Seed: *seed}
-	if *progress {
+	cfg := dhtnet.BenchConfig{Nodes: *nodes, Lookups: *lookups, Loss: *loss, Impaired: *impaired, Stale: *stale, Seed: *seed, Verbose: *verbose}
+	if *progress || *verbose {
 		cfg.Progress = stderr
 	}
 	return dhtnet.Bench(ctx, cfg, stdout, *asJSON)

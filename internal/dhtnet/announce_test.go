@@ -2,11 +2,17 @@ package dhtnet
 
 import (
 	"context"
+	"net"
 	"net/netip"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/anacrolix/dht/v2/int160"
+	"github.com/anacrolix/dht/v2/krpc"
+	"github.com/anacrolix/dht/v2/types"
+	"github.com/anacrolix/generics"
 )
 
 // newListedDeadNode opens a loopback socket that reads and never answers:
@@ -155,30 +161,164 @@ func TestRetryDelay(t *testing.T) {
 	}
 }
 
-// TestDeadSet: two hard timeouts in a row make a node dead, one does not,
-// an answer clears it, and it comes back after deadTTL.
+// TestDeadSet: two hard timeouts in separate windows make a node dead,
+// one does not, an answer clears it, it comes back after deadTTL; a miss
+// counts only when a query sent later was answered (our node was hearing
+// answers), and concurrent queries that time out together are one miss.
 func TestDeadSet(t *testing.T) {
 	now := time.Unix(1e9, 0)
 	var mu sync.Mutex
-	d := deadSet{now: func() time.Time { mu.Lock(); defer mu.Unlock(); return now }}
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	advance := func(d time.Duration) time.Time { mu.Lock(); defer mu.Unlock(); now = now.Add(d); return now }
 	ap := netip.MustParseAddrPort("127.0.0.1:4000")
-	d.miss(ap)
-	if d.is(ap) {
-		t.Fatal("one miss made the node dead")
+	other := netip.MustParseAddrPort("127.0.0.1:4001")
+	// window sends a query to ap at the current time, lets another node
+	// answer a later query (unless starved), and reports whether ap's
+	// timeout counted as a miss.
+	window := func(d *deadSet, starved bool) bool {
+		sent := advance(time.Second)
+		if !starved {
+			d.answered(other, advance(time.Millisecond))
+		}
+		advance(2 * time.Second) // the hard timeout
+		return d.miss(ap, sent)
 	}
-	d.answered(ap)
-	d.miss(ap)
-	if d.is(ap) {
-		t.Fatal("an answer did not clear the earlier miss")
+	t.Run("two windows", func(t *testing.T) {
+		d := deadSet{now: clock}
+		window(&d, false)
+		if d.is(ap) {
+			t.Fatal("one miss made the node dead")
+		}
+		d.answered(ap, clock())
+		window(&d, false)
+		if d.is(ap) {
+			t.Fatal("an answer did not clear the earlier miss")
+		}
+		window(&d, false)
+		if !d.is(ap) || d.len() != 1 {
+			t.Fatal("two misses in a row did not make the node dead")
+		}
+		advance(deadTTL + time.Second)
+		if d.is(ap) {
+			t.Fatal("dead after deadTTL")
+		}
+	})
+	t.Run("starved", func(t *testing.T) {
+		// Our node heard nothing after sending: its receive path stalled,
+		// so its timeouts are no evidence against ap.
+		d := deadSet{now: clock}
+		d.answered(other, advance(time.Second)) // answers before the stall
+		for range 5 {
+			if window(&d, true) {
+				t.Fatal("a timeout without a later answer counted as a miss")
+			}
+		}
+		if d.is(ap) {
+			t.Fatal("a stalled node took a healthy node for dead")
+		}
+	})
+	t.Run("one window", func(t *testing.T) {
+		// Two lookups at once send to ap within one window: one miss.
+		d := deadSet{now: clock}
+		s1 := advance(time.Second)
+		s2 := advance(10 * time.Millisecond)
+		d.answered(other, advance(time.Millisecond))
+		advance(2 * time.Second)
+		d.miss(ap, s1)
+		advance(10 * time.Millisecond)
+		d.miss(ap, s2)
+		if d.is(ap) {
+			t.Fatal("two concurrent queries timing out together made the node dead")
+		}
+		window(&d, false)
+		if !d.is(ap) {
+			t.Fatal("a miss in a later window did not make the node dead")
+		}
+	})
+}
+
+// stallConn holds back every datagram it reads while stalled, as a node
+// whose process gets no CPU (or is suspended) for a while: answers wait in
+// the socket buffer and the queries in flight time out.
+type stallConn struct {
+	net.PacketConn
+	mu      sync.Mutex
+	stalled chan struct{} // non-nil while stalled; closed when the stall ends
+}
+
+func (c *stallConn) stall() {
+	c.mu.Lock()
+	c.stalled = make(chan struct{})
+	c.mu.Unlock()
+}
+
+func (c *stallConn) resume() {
+	c.mu.Lock()
+	close(c.stalled)
+	c.stalled = nil
+	c.mu.Unlock()
+}
+
+func (c *stallConn) ReadFrom(b []byte) (int, net.Addr, error) {
+	n, a, err := c.PacketConn.ReadFrom(b)
+	c.mu.Lock()
+	s := c.stalled
+	c.mu.Unlock()
+	if s != nil {
+		<-s
 	}
-	d.miss(ap)
-	if !d.is(ap) || d.len() != 1 {
-		t.Fatal("two misses in a row did not make the node dead")
+	return n, a, err
+}
+
+// TestStalledNodeKeepsHealthyNodes: a node whose receive path stalls for
+// a few seconds (CPU starved) while it runs lookups times out every query
+// it sent meanwhile, twice per node. None of that is evidence against the
+// nodes it queried: afterwards it takes none of them for dead, keeps its
+// routing table, and its announce is taken at once. (Before, each of them
+// was skipped for 15 minutes and the announce found no node to take it.)
+func TestStalledNodeKeepsHealthyNodes(t *testing.T) {
+	o := newOverlay(t, 20)
+	sc := &stallConn{PacketConn: listenLoopback(t)}
+	cfg := testConfig(sc, o.boot)
+	cfg.QueryTimeout = 400 * time.Millisecond
+	nd, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
 	}
-	mu.Lock()
-	now = now.Add(deadTTL + time.Second)
-	mu.Unlock()
-	if d.is(ap) {
-		t.Fatal("dead after deadTTL")
+	defer nd.Close()
+	ctx := context.Background()
+	for try := 0; try < 5 && nd.table.Len() < 15; try++ {
+		nd.Bootstrap(ctx)
+	}
+	before := nd.table.Len()
+	if before < 8 {
+		t.Fatalf("bootstrap found %d contacts", before)
+	}
+	var swarm [20]byte
+	copy(swarm[:], "stalled-node-swarm!!")
+	var seeds []types.AddrMaybeId
+	for _, c := range nd.Contacts() {
+		seeds = append(seeds, types.AddrMaybeId{Addr: krpc.NodeAddrPort{AddrPort: c.Addr}, Id: generics.Some(int160.FromByteArray(c.ID))})
+	}
+	sc.stall()
+	timeouts := nd.Stats().Timeouts
+	for range 2 {
+		// Each lookup asks every contact and waits for the hard timeouts
+		// (nothing is heard): two windows in a row for each of them.
+		nd.lookup(ctx, swarm, lookupOpts{seeds: seeds})
+	}
+	sc.resume()
+	if got := nd.Stats().Timeouts - timeouts; got < int64(before) {
+		t.Fatalf("only %d queries timed out during the stall: the test proves nothing", got)
+	}
+	if d := nd.dead.len(); d != 0 {
+		t.Errorf("after its own stall the node takes %d healthy nodes for dead", d)
+	}
+	if l := nd.table.Len(); l < before/2 {
+		t.Errorf("the stall emptied the routing table: %d contacts, %d before", l, before)
+	}
+	st := nd.Announce(ctx, swarm, 7300, nil)
+	if st.Announced == 0 {
+		t.Fatalf("announce after the stall: no node took it: %+v", st)
 	}
 }

@@ -469,11 +469,19 @@ func RunBench(ctx context.Context, cfg BenchConfig) (*BenchResult, error) {
 				for i := range jobs {
 					port := 10000 + i%50000
 					var jw sync.WaitGroup
-					jw.Go(func() { tunedW[i] = tunedWithLookup(ctx, tuned[tunedWith[i]], swarms[i], cfg.Timeout) })
+					var wtr *lookupTrace
+					if cfg.Verbose {
+						wtr = newLookupTrace(swarms[i])
+					}
+					jw.Go(func() { tunedW[i] = tunedWithLookup(ctx, tuned[tunedWith[i]], swarms[i], cfg.Timeout, wtr) })
 					jw.Go(func() { stockW[i] = stockWithLookup(ctx, stock[stockWith[i]], swarmsD[i], cfg.Timeout) })
 					jw.Go(func() { stockA[i] = stockAnnounce(ctx, stock[stockAnn[i]], swarmsD[i], port, cfg.Timeout) })
 					actx, acancel := context.WithTimeout(ctx, cfg.Timeout)
-					ast := tuned[tunedAnn[i]].Announce(actx, swarms[i], port, nil)
+					var tr *lookupTrace
+					if cfg.Verbose {
+						tr = newLookupTrace(swarms[i])
+					}
+					ast, _ := tuned[tunedAnn[i]].lookup(actx, swarms[i], lookupOpts{announcePort: port, trace: tr})
 					acancel()
 					tunedA[i] = benchSample{found: ast.AnnounceTime > 0 && ast.AnnounceTime < cfg.Timeout && ast.Announced > 0, d: ast.AnnounceTime, queries: ast.AnnounceSent, stored: ast.FirstStored}
 					var lw sync.WaitGroup
@@ -512,10 +520,21 @@ func RunBench(ctx context.Context, cfg BenchConfig) (*BenchResult, error) {
 					if cfg.Verbose && (!tunedA[i].found || tunedA[i].d > 450*time.Millisecond || !tunedW[i].found || tunedW[i].d > 900*time.Millisecond) {
 						fmt.Fprintf(cfg.Progress, "SLOW-ANNOUNCE %d: announce %+v; with %+v\n", i, ast, tunedW[i])
 					}
+					if cfg.Verbose && i >= cfg.Warmup {
+						fmt.Fprintf(cfg.Progress, "TRACE %d ann %.0f stored %.0f with %.0f found %v\n%s\nWITH\n%s\nEND\n", i, float64(ast.AnnounceTime)/1e6, float64(ast.FirstStored)/1e6, float64(tunedW[i].d)/1e6, tunedW[i].found, tr, wtr)
+					}
 				}
 			})
 		}
 		for i := from; i < to; i++ {
+			if i == cfg.Warmup {
+				// The measured phase starts as the first measured sample
+				// is taken up, the warm-up samples still running: one
+				// pipeline, so the measured phase does not start with a
+				// burst of Concurrency samples at once.
+				mStart = time.Now()
+				tunedMaint0, stockMaint0 = maint()
+			}
 			select {
 			case jobs <- i:
 			case <-ctx.Done():
@@ -541,10 +560,7 @@ func RunBench(ctx context.Context, cfg BenchConfig) (*BenchResult, error) {
 			}
 		}()
 	}
-	runPhase(0, cfg.Warmup)
-	mStart = time.Now()
-	tunedMaint0, stockMaint0 = maint()
-	runPhase(cfg.Warmup, nAll)
+	runPhase(0, nAll)
 	runS := time.Since(mStart).Seconds()
 	tunedMaint1, stockMaint1 := maint()
 	if ctx.Err() != nil {
@@ -673,11 +689,11 @@ func stockLookup(ctx context.Context, s *dht.Server, ih [20]byte, timeout time.D
 
 // tunedWithLookup is what a source or leecher does: a Membership with its
 // retry schedule, timed from Join to the first peer.
-func tunedWithLookup(ctx context.Context, n *Node, swarm [20]byte, timeout time.Duration) (out benchSample) {
+func tunedWithLookup(ctx context.Context, n *Node, swarm [20]byte, timeout time.Duration, tr *lookupTrace) (out benchSample) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	start := time.Now()
-	m, err := n.Join(ctx, swarm, RoleSource, 0)
+	m, err := n.join(ctx, swarm, RoleSource, 0, tr)
 	if err != nil {
 		return
 	}

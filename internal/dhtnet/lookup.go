@@ -3,6 +3,7 @@ package dhtnet
 import (
 	"context"
 	"crypto/rand"
+	"fmt"
 	"net"
 	"net/netip"
 	"sync"
@@ -37,9 +38,9 @@ type LookupStats struct {
 	// retransmissions included.
 	AnnounceSent int
 	// AnnounceTime is the time from the first query until the announce was
-	// done: the walk had converged and each of the K nearest nodes that
-	// answered had accepted or let its soft timeouts pass (0 without an
-	// announce).
+	// done: K/2 of the 2K nearest live nodes the walk knew of had accepted
+	// it, or the walk had converged and each of the 2K nearest responders
+	// had accepted or let its soft timeouts pass (0 without an announce).
 	AnnounceTime time.Duration
 	// Converged is the time from the first query until the walk first
 	// stalled: every candidate nearer than the K nearest responders had
@@ -61,7 +62,8 @@ type lookupOpts struct {
 	endAtStall bool
 	seeds      []types.AddrMaybeId // extra starting nodes: a previous walk's nearest responders
 	onPeers    func([]netip.AddrPort)
-	onAck      func() // an announce_peer was accepted (also after the lookup returned)
+	onAck      func()       // an announce_peer was accepted (also after the lookup returned)
+	trace      *lookupTrace // records the timeline (nil: none)
 }
 
 // Lookup runs one tuned get_peers lookup for swarm, calling onPeers with each
@@ -73,10 +75,13 @@ func (n *Node) Lookup(ctx context.Context, swarm [20]byte, stopAtFirst bool, onP
 }
 
 // Announce runs a lookup for swarm and announces port (BEP 5
-// announce_peer) to the K nearest nodes that answered with a token, each as
-// soon as it answers. It returns once the walk has converged and each of
-// those nodes has accepted or let its soft timeouts pass: a node that does
-// not answer never holds it up beyond a soft timeout.
+// announce_peer) to the 2K nearest nodes that answered with a token, each
+// as soon as it answers. It returns once K/2 of the 2K nearest live nodes
+// the walk knows of accepted (docs/decisions.md 25), or the walk has
+// converged and each of those nodes has accepted or let its soft timeouts
+// pass: a node that does not answer never holds it up beyond a soft
+// timeout. The walk and the announce go on in the background until the
+// walk converges.
 func (n *Node) Announce(ctx context.Context, swarm [20]byte, port int, onPeers func([]netip.AddrPort)) LookupStats {
 	st, _ := n.lookup(ctx, swarm, lookupOpts{announcePort: port, onPeers: onPeers})
 	return st
@@ -207,6 +212,7 @@ func (n *Node) lookup(ctx context.Context, target [20]byte, o lookupOpts) (Looku
 		inflight atomic.Int32
 		op       *traversal.Operation
 		resp     = newResponders(n, target, o.announcePort, o.onAck)
+		tr       = o.trace
 		// early: queries to nodes farther than the K nearest responders
 		// give up their slot as soon as those have answered.
 		early    = o.endAtStall || o.announcePort > 0
@@ -214,7 +220,8 @@ func (n *Node) lookup(ctx context.Context, target [20]byte, o lookupOpts) (Looku
 		idsMu    sync.Mutex
 		ids      = make(map[netip.AddrPort][20]byte)
 	)
-	deliver := func(vals []krpc.NodeAddr) {
+	resp.tr = tr
+	deliver := func(vals []krpc.NodeAddr, from netip.AddrPort) {
 		ps := sanitizePeers(vals)
 		if len(ps) == 0 {
 			return
@@ -231,6 +238,9 @@ func (n *Node) lookup(ctx context.Context, target [20]byte, o lookupOpts) (Looku
 				fresh = append(fresh, p)
 			}
 		}
+		if len(fresh) > 0 {
+			tr.add("values", from, nil, fmt.Sprint(len(fresh)))
+		}
 		if len(fresh) > 0 && st.FirstPeer == 0 {
 			st.FirstPeer = max(time.Since(start), time.Nanosecond)
 			st.QueriesToFirst = int(atomic.LoadUint32(&op.Stats().NumAddrsTried))
@@ -242,18 +252,41 @@ func (n *Node) lookup(ctx context.Context, target [20]byte, o lookupOpts) (Looku
 		}
 	}
 	args := krpc.MsgArgs{InfoHash: target, Want: []krpc.Want{krpc.WantNodes}}
+	// learn records named nodes the walk may query (the NodeFilter rules)
+	// as known to the nearest set.
+	learn := func(ns []krpc.NodeInfo) {
+		for _, ni := range ns {
+			ap := ni.Addr.ToNodeAddrPort().AddrPort
+			ap = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+			if ap == n.selfAddr || !usableAddr(ap) || n.dead.is(ap) {
+				continue
+			}
+			idsMu.Lock()
+			ids[ap] = ni.ID
+			idsMu.Unlock()
+			resp.candidate(ap, ni.ID)
+		}
+	}
 	// answered handles a reply, on time or late: its values, and the
 	// responder for the nearest set (and the announce).
 	answered := func(from krpc.NodeAddr, ap netip.AddrPort, a queryAnswer) traversal.QueryResult {
 		r := a.m.R
-		deliver(r.Values)
+		deliver(r.Values, ap)
 		res := traversal.QueryResult{ResponseFrom: &krpc.NodeInfo{ID: r.ID, Addr: from}}
+		res.Nodes = n.sanitizeNodes(r.Nodes, r.ID)
+		res.Nodes6 = n.sanitizeNodes(r.Nodes6, r.ID)
+		if early {
+			// The nodes this answer names join the known set before the
+			// answer counts towards the quorum: a quorum of the K nearest
+			// known must not be met by a stale view that leaves out the
+			// nearer nodes just named.
+			learn(res.Nodes)
+			learn(res.Nodes6)
+		}
 		if r.Token != nil && *r.Token != "" {
 			res.ClosestData = *r.Token
 			resp.offer(r.ID, ap, *r.Token, a.rtt)
 		}
-		res.Nodes = n.sanitizeNodes(r.Nodes, r.ID)
-		res.Nodes6 = n.sanitizeNodes(r.Nodes6, r.ID)
 		return res
 	}
 	op = traversal.Start(traversal.OperationInput{
@@ -272,6 +305,7 @@ func (n *Node) lookup(ctx context.Context, target [20]byte, o lookupOpts) (Looku
 				m, rtt, err := n.query(hctx, ap, "get_peers", args, o.maint)
 				cancel()
 				if err != nil || m.R == nil {
+					tr.add("gp!", ap, nil, fmt.Sprint(err))
 					close(ch)
 					return
 				}
@@ -279,6 +313,7 @@ func (n *Node) lookup(ctx context.Context, target [20]byte, o lookupOpts) (Looku
 					ch <- queryAnswer{m, rtt}
 					return
 				}
+				tr.add("gp<late", ap, (*[20]byte)(&m.R.ID), rtt.Round(time.Millisecond).String())
 				// Late: the slot was given away, but the answer still counts.
 				res := answered(addr, ap, queryAnswer{m, rtt})
 				op.AddNodes(types.AddrMaybeIdSliceFromNodeInfoSlice(res.Nodes))
@@ -288,7 +323,8 @@ func (n *Node) lookup(ctx context.Context, target [20]byte, o lookupOpts) (Looku
 				default:
 				}
 			}()
-			t := time.NewTimer(n.softTimeout(ap))
+			soft := n.softTimeout(ap)
+			t := time.NewTimer(soft)
 			defer t.Stop()
 			var id *[20]byte
 			if early {
@@ -298,6 +334,7 @@ func (n *Node) lookup(ctx context.Context, target [20]byte, o lookupOpts) (Looku
 				}
 				idsMu.Unlock()
 			}
+			tr.add("gp>", ap, id, "soft "+soft.String())
 		waitAnswer:
 			for {
 				var moved <-chan struct{}
@@ -309,8 +346,10 @@ func (n *Node) lookup(ctx context.Context, target [20]byte, o lookupOpts) (Looku
 					if !ok {
 						return traversal.QueryResult{}
 					}
+					tr.add("gp<", ap, (*[20]byte)(&a.m.R.ID), a.rtt.Round(time.Millisecond).String())
 					return answered(addr, ap, a)
 				case <-t.C:
+					tr.add("gp~", ap, id, "soft timeout")
 					if early {
 						resp.silent(ap)
 					}
@@ -322,6 +361,7 @@ func (n *Node) lookup(ctx context.Context, target [20]byte, o lookupOpts) (Looku
 					// K of them gives up its slot now (a late answer
 					// still counts).
 					if resp.beyond(id) {
+						tr.add("gp-", ap, id, "beyond the K nearest")
 						break waitAnswer
 					}
 				}
@@ -365,10 +405,10 @@ func (n *Node) lookup(ctx context.Context, target [20]byte, o lookupOpts) (Looku
 	op.AddNodes(o.seeds)
 	op.AddNodes(n.seeds(ctx, target))
 	endAtStall := o.endAtStall || announce
-	// An announce is done once half of the K nearest live nodes took it
+	// An announce is done once K/2 of the 2K nearest live nodes took it
 	// (or the walk converged and every announce_peer settled); its walk
 	// then goes on in the background until it converges, bounded by the
-	// soft timeouts, and a node that joins the K nearest meanwhile still
+	// soft timeouts, and a node that joins the 2K nearest meanwhile still
 	// gets our announce_peer.
 	wctx, wcancel := ctx, context.CancelFunc(func() {})
 	done := make(chan struct{})
@@ -378,6 +418,7 @@ func (n *Node) lookup(ctx context.Context, target [20]byte, o lookupOpts) (Looku
 			mu.Lock()
 			st.AnnounceTime = max(time.Since(start), time.Nanosecond)
 			st.Announced, st.AnnounceSent, st.FirstStored = resp.counts()
+			tr.add("done", netip.AddrPort{}, nil, fmt.Sprintf("accepted %d sent %d", st.Announced, st.AnnounceSent))
 			mu.Unlock()
 			close(done)
 		})
@@ -401,6 +442,7 @@ func (n *Node) lookup(ctx context.Context, target [20]byte, o lookupOpts) (Looku
 				mu.Lock()
 				if st.Converged == 0 {
 					st.Converged = max(time.Since(start), time.Nanosecond)
+					tr.add("stall", netip.AddrPort{}, nil, "")
 				}
 				mu.Unlock()
 				// Nobody answered (a warm start after a long absence, or a

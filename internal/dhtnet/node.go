@@ -351,7 +351,7 @@ func (n *Node) query(ctx context.Context, to netip.AddrPort, q string, args krpc
 	if maint {
 		n.st.maintenance.Add(1)
 	}
-	start := time.Now()
+	start, sent := time.Now(), n.cfg.Now()
 	res := n.srv.Query(ctx, dht.NewAddr(net.UDPAddrFromAddrPort(to)), q, dht.QueryInput{MsgArgs: args, NumTries: 1})
 	rtt := time.Since(start)
 	if res.Err != nil {
@@ -359,10 +359,14 @@ func (n *Node) query(ctx context.Context, to netip.AddrPort, q string, args krpc
 			n.st.timeouts.Add(1)
 			keep := n.keepFailed.Load()
 			switch {
+			case !n.dead.evidence(sent):
+				// No query sent after this one was answered: our own
+				// receive path may have stalled (CPU starved, suspended),
+				// so the timeout says nothing against the remote node.
 			case keep == nil:
 				n.table.Failed(to)
 				if !n.isBootstrap(to) {
-					n.dead.miss(to)
+					n.dead.miss(to, sent)
 				}
 			case !(*keep)(to):
 				// The benchmark's model of a deployed node: it evicts,
@@ -384,7 +388,7 @@ func (n *Node) query(ctx context.Context, to netip.AddrPort, q string, args krpc
 		return m, rtt, errBadReply
 	}
 	n.table.Replied(m.R.ID, to, rtt)
-	n.dead.answered(to)
+	n.dead.answered(to, sent)
 	return m, rtt, nil
 }
 

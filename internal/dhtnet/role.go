@@ -88,6 +88,8 @@ type Membership struct {
 	queue []netip.AddrPort
 	wake  chan struct{}
 
+	trace *lookupTrace // the timeline of every lookup (benchmark only; nil: none)
+
 	lookups, announced, queries atomic.Int64
 	last                        atomic.Pointer[LookupStats]
 	nearest                     []types.AddrMaybeId // the last lookup's nearest responders (run's goroutine only)
@@ -105,6 +107,11 @@ type MembershipStats struct {
 // should connect to (announced by boosters only). The membership runs until
 // ctx ends, Close, or — for a source or booster — Done.
 func (n *Node) Join(ctx context.Context, swarm [20]byte, role Role, port int) (*Membership, error) {
+	return n.join(ctx, swarm, role, port, nil)
+}
+
+// join is Join, recording the lookups' timeline in tr (nil: none).
+func (n *Node) join(ctx context.Context, swarm [20]byte, role Role, port int, tr *lookupTrace) (*Membership, error) {
 	switch role {
 	case RoleBooster:
 		if n.cfg.ReadOnly {
@@ -131,6 +138,7 @@ func (n *Node) Join(ctx context.Context, swarm [20]byte, role Role, port int) (*
 		exited: make(chan struct{}),
 		seen:   make(map[netip.AddrPort]bool),
 		wake:   make(chan struct{}, 1),
+		trace:  tr,
 	}
 	go func() {
 		select {
@@ -282,10 +290,12 @@ func (m *Membership) once(ctx context.Context, announcePort int) LookupStats {
 	default:
 	}
 	m.lookups.Add(1)
+	m.trace.add("lookup", netip.AddrPort{}, nil, fmt.Sprintf("%d, %d seeds", m.lookups.Load(), len(m.nearest)))
 	st, nearest := m.n.lookup(ctx, m.swarm, lookupOpts{
 		announcePort: announcePort, endAtStall: true, seeds: m.nearest,
-		onPeers: m.found, onAck: func() { m.announced.Add(1) },
+		onPeers: m.found, onAck: func() { m.announced.Add(1) }, trace: m.trace,
 	})
+	m.trace.add("ended", netip.AddrPort{}, nil, fmt.Sprintf("%d peers, %d queries", st.Peers, st.Queries))
 	m.queries.Add(int64(st.Queries))
 	if len(nearest) > 0 {
 		m.nearest = nearest
