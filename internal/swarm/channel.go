@@ -84,6 +84,7 @@ type channel struct {
 	parked        []flight  // scratch for detectLoss
 	anyAcked      bool
 	cc            *ledbat
+	replySentAt   time.Time // our handshake reply, for a first RTT sample
 	sentHash      *bitset
 	peaksSent     bool
 	uploaded      uint64
@@ -273,7 +274,9 @@ func (ch *channel) sendHandshakeReply() {
 	if ch.weChoke {
 		b = ppsp.AppendChoke(b)
 	}
-	ch.write(b)
+	if ch.write(b) {
+		ch.replySentAt = ch.e.cfg.Now()
+	}
 }
 
 // appendHaves appends HAVE messages for our verified chunks, as many whole

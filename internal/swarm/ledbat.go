@@ -30,6 +30,7 @@ type ledbat struct {
 	lastLoss   time.Time
 	srtt       time.Duration
 	rttvar     time.Duration
+	hsRTT      time.Duration // the handshake's round trip, until srtt has a sample
 
 	// The current round (about one srtt): bytes acknowledged and lost.
 	roundStart time.Time
@@ -236,12 +237,27 @@ func (l *ledbat) onRTT(r time.Duration) {
 	l.srtt = (7*l.srtt + r) / 8
 }
 
+// onHandshakeRTT records the round trip from our handshake reply to the
+// peer's first request.
+func (l *ledbat) onHandshakeRTT(r time.Duration) {
+	if r > 0 {
+		l.hsRTT = r
+	}
+}
+
 // rto is the retransmission timeout (RFC 6298): srtt + 4 rttvar, at
 // least twice srtt and 200 ms (Linux's TCP floor; a spurious timeout costs
-// a whole window), 1 s before any sample. Fast loss detection comes from
-// later acknowledgements (dupThresh), not from this timer.
+// a whole window). Before any sample of the data: three handshake round
+// trips (RFC 6298 §2.2 from the handshake's sample, as TCP takes the SYN's),
+// at least 200 ms and at most the 1 s of §2.1 that applies without one: a
+// lost first window (its first datagram carries the peak hashes the others
+// need) otherwise stalls the start for a second. Fast loss detection comes
+// from later acknowledgements (dupThresh), not from this timer.
 func (l *ledbat) rto() time.Duration {
 	if l.srtt == 0 {
+		if l.hsRTT > 0 {
+			return min(max(3*l.hsRTT, 200*time.Millisecond), time.Second)
+		}
 		return time.Second
 	}
 	return max(l.srtt+4*l.rttvar, 2*l.srtt, 200*time.Millisecond)

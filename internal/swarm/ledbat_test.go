@@ -126,3 +126,27 @@ func TestLedbat(t *testing.T) {
 		t.Fatalf("rto %v below the floor", rto)
 	}
 }
+
+// TestRTOBeforeData checks the retransmission timeout before the first
+// data sample: 1 s (RFC 6298 §2.1) without one, three handshake round
+// trips within [200 ms, 1 s] with one, srtt-based after data.
+func TestRTOBeforeData(t *testing.T) {
+	l := newLedbat(1024)
+	if got := l.rto(); got != time.Second {
+		t.Fatalf("rto %v without samples, want 1s", got)
+	}
+	for _, tc := range []struct{ hs, want time.Duration }{
+		{10 * time.Millisecond, 200 * time.Millisecond},
+		{100 * time.Millisecond, 300 * time.Millisecond},
+		{2 * time.Second, time.Second},
+	} {
+		l.onHandshakeRTT(tc.hs)
+		if got := l.rto(); got != tc.want {
+			t.Errorf("handshake RTT %v: rto %v, want %v", tc.hs, got, tc.want)
+		}
+	}
+	l.onRTT(150 * time.Millisecond) // srtt 150, rttvar 75: 450 ms
+	if got := l.rto(); got != 450*time.Millisecond {
+		t.Fatalf("rto %v after a data sample, want 450ms", got)
+	}
+}

@@ -103,6 +103,13 @@ func (ch *channel) handleMessages(msgs []ppsp.Message) {
 			chunks = append(chunks, merkle.Chunk{Index: m.Spec.Start, Data: m.Payload})
 			ts = m.Timestamp
 		case ppsp.MsgRequest:
+			if !ch.replySentAt.IsZero() {
+				// The peer's first REQUEST answers our handshake reply:
+				// a round trip, for the retransmission timeout of the
+				// first data (ledbat.rto).
+				ch.cc.onHandshakeRTT(now.Sub(ch.replySentAt))
+				ch.replySentAt = time.Time{}
+			}
 			ch.onRequest(m.Spec)
 		case ppsp.MsgCancel:
 			ch.onCancel(m.Spec)
