@@ -21,6 +21,9 @@ const opt = (k, d) => { const i = args.indexOf(k); return i >= 0 ? args[i + 1] :
 const clip = path.resolve(opt("--clip", path.join(repo, "gateway/demo/demo.mp4")));
 const only = opt("--only", "");
 const deadline = Number(opt("--timeout", "60")) * 1000;
+// --publish-size N: the published file is the clip padded to N bytes
+// (players ignore bytes after the last box); default the clip + 1 KiB.
+const publishSize = Number(opt("--publish-size", "0"));
 
 const ifaces = Object.keys(os.networkInterfaces()).filter((n) => n !== "lo");
 if (ifaces.length && !args.includes("--allow-host-network")) {
@@ -251,7 +254,7 @@ try {
   await check("publish from one page: the gateway's booster takes the whole copy, then a second page plays it with the first closed", async () => {
     // A file the gateway has never seen: the clip with 1 KiB appended
     // (players ignore bytes after the last box).
-    const pub = Buffer.concat([content, randomBytes(1024)]);
+    const pub = Buffer.concat([content, randomBytes(Math.max(1024, publishSize - content.length))]);
     const pubFile = path.join(tmp, "published.mp4");
     fs.writeFileSync(pubFile, pub);
     const pubSha = createHash("sha256").update(pub).digest("hex");
@@ -259,15 +262,23 @@ try {
     await ctx1.addInitScript(instrument);
     const p1 = await ctx1.newPage();
     p1.on("console", (m) => { if (m.type() === "error") console.error("publish page:", m.text()); });
+    p1.on("crash", () => console.error("publish page: crashed"));
+    p1.on("pageerror", (e) => console.error("publish page error:", e.message));
     await p1.goto(base + "/publish");
+    const tp = Date.now();
     await p1.setInputFiles("#file", pubFile);
+    await p1.waitForFunction(() => window.swarmgatePublish && swarmgatePublish.phase !== "loading" && swarmgatePublish.phase !== "hashing" && swarmgatePublish.phase !== "idle", null, { timeout: deadline, polling: 50 });
+    figures.publish_bytes = pub.length;
+    figures.publish_link_ms = Date.now() - tp; // picked to link shown (wasm load + hashing)
     try {
       await p1.waitForFunction(() => window.swarmgatePublish && (swarmgatePublish.safe || swarmgatePublish.phase === "failed"), null, { timeout: deadline, polling: 100 });
     } catch (e) { throw new Error(`not safe: ${await p1.evaluate(() => JSON.stringify(window.swarmgatePublish))}`); }
     const st = await p1.evaluate(() => window.swarmgatePublish);
     if (!st.safe) throw new Error(`publishing failed: ${st.error}`);
     if (!/safe to close/i.test(await p1.textContent("#safe"))) throw new Error("the page does not say it is safe to close");
+    figures.publish_safe_ms = Date.now() - tp;
     figures.publish_uploaded_ratio = Number((st.uploaded / pub.length).toFixed(3));
+    figures.publish_heap_mib = Number(((await p1.evaluate(() => performance.memory && performance.memory.usedJSHeapSize)) / 1048576 || 0).toFixed(1));
     if (st.uploaded < pub.length || st.uploaded > 1.05 * pub.length) throw new Error(`published page uploaded ${st.uploaded} bytes for ${pub.length}`);
     await until(p1, "the publishing page to close its connections", () => __net.pcs.every((pc) => pc.connectionState === "closed" || pc.signalingState === "closed") && __net.sockets.every((s) => s.readyState === 3), null, 10000);
     await ctx1.close();
