@@ -183,14 +183,9 @@ func (l *gatewayLink) Recv(ctx context.Context) (string, rtc.Signal, error) {
 // other passes peer lists and joins on; the broker lists only peers that
 // can be connected to (gateway, boosters, peer-mode browsers).
 func (l *gatewayLink) other(m signaling.Message) {
-	switch m.Type {
-	case signaling.TypePeers:
-		l.onPeers(m.Swarm, m.Peers)
-	case signaling.TypeJoined:
-		if m.Peer != nil {
-			l.onPeers(m.Swarm, []signaling.PeerInfo{*m.Peer})
-		}
-	case signaling.TypeError:
+	if peers := m.ListedPeers(); len(peers) > 0 {
+		l.onPeers(m.Swarm, peers)
+	} else if m.Type == signaling.TypeError {
 		l.log.Warn("gateway signaling error", "code", m.Code, "message", m.Reason)
 	}
 }

@@ -118,17 +118,7 @@ func hashFuncForRoot(n int) (uint8, bool) {
 // are connected to over WebRTC (the gateway fetches from them too);
 // leechers and sources are never listed.
 func (g *Gateway) onSignal(m signaling.Message) {
-	var peers []signaling.PeerInfo
-	switch m.Type {
-	case signaling.TypePeers:
-		peers = m.Peers
-	case signaling.TypeJoined:
-		if m.Peer != nil {
-			peers = []signaling.PeerInfo{*m.Peer}
-		}
-	default:
-		return
-	}
+	peers := m.ListedPeers()
 	root, err := hex.DecodeString(m.Swarm)
 	if err != nil || len(peers) == 0 {
 		return

@@ -164,6 +164,20 @@ func Encode(m Message) ([]byte, error) {
 	return json.Marshal(m)
 }
 
+// ListedPeers returns the peers a peers or joined message names (nil for
+// any other message): what a session connects to.
+func (m *Message) ListedPeers() []PeerInfo {
+	switch m.Type {
+	case TypePeers:
+		return m.Peers
+	case TypeJoined:
+		if m.Peer != nil {
+			return []PeerInfo{*m.Peer}
+		}
+	}
+	return nil
+}
+
 func (m *Message) validate() error {
 	switch m.Type {
 	case TypeHello:

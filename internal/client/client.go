@@ -147,18 +147,11 @@ func (c *Client) run(f func()) {
 // onSignal connects to the listed peers (the broker lists gateways
 // first), up to MaxPeers. It runs on the signaling reader: no waiting.
 func (c *Client) onSignal(m signaling.Message) {
-	var peers []signaling.PeerInfo
-	switch m.Type {
-	case signaling.TypePeers:
-		peers = m.Peers
-	case signaling.TypeJoined:
-		if m.Peer != nil {
-			peers = []signaling.PeerInfo{*m.Peer}
-		}
-	case signaling.TypeError:
+	if m.Type == signaling.TypeError {
 		c.log.Warn("signaling error", "code", m.Code, "message", m.Reason)
 		return
 	}
+	peers := m.ListedPeers()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.quiet || c.s == nil {

@@ -152,18 +152,11 @@ func (p *Publisher) run(f func()) {
 // onSignal connects out to the boosters the broker lists (the gateway
 // first), up to MaxPeers. It runs on the signaling reader: no waiting.
 func (p *Publisher) onSignal(m signaling.Message) {
-	var peers []signaling.PeerInfo
-	switch m.Type {
-	case signaling.TypePeers:
-		peers = m.Peers
-	case signaling.TypeJoined:
-		if m.Peer != nil {
-			peers = []signaling.PeerInfo{*m.Peer}
-		}
-	case signaling.TypeError:
+	if m.Type == signaling.TypeError {
 		p.log.Warn("signaling error", "code", m.Code, "message", m.Reason)
 		return
 	}
+	peers := m.ListedPeers()
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.quiet || p.s == nil {
