@@ -26,28 +26,7 @@
     while (n >= 1024 && i < u.length - 1) { n /= 1024; i++; }
     return (i ? n.toFixed(1) : n) + " " + u[i];
   }
-  function loadScript(src) {
-    return new Promise(function (resolve, reject) {
-      var s = document.createElement("script");
-      s.src = src; s.onload = resolve; s.onerror = function () { reject(new Error("could not load " + src)); };
-      document.head.appendChild(s);
-    });
-  }
-  var wasmReady = null;
-  function loadWasm() {
-    if (wasmReady) return wasmReady;
-    wasmReady = loadScript(D.wasmExec).then(function () {
-      return new Promise(function (resolve, reject) {
-        var go = new Go();
-        window.swarmgateReady = resolve;
-        var inst = WebAssembly.instantiateStreaming
-          ? WebAssembly.instantiateStreaming(fetch(D.wasm), go.importObject)
-          : fetch(D.wasm).then(function (r) { return r.arrayBuffer(); }).then(function (b) { return WebAssembly.instantiate(b, go.importObject); });
-        inst.then(function (r) { go.run(r.instance); }, reject);
-      });
-    });
-    return wasmReady;
-  }
+  function loadWasm() { return window.swarmgateLoad(D.wasmExec, D.wasm); }
   function fail(e) {
     state.phase = "failed"; state.error = String(e && e.message || e);
     say("Publishing failed: " + state.error);

@@ -106,29 +106,8 @@
     pollGateway();
   }
 
-  // ---- loading the Go-WASM client ----
-  function loadScript(src) {
-    return new Promise(function (resolve, reject) {
-      var s = document.createElement("script");
-      s.src = src; s.onload = resolve; s.onerror = function () { reject(new Error("could not load " + src)); };
-      document.head.appendChild(s);
-    });
-  }
-  var wasmReady = null;
-  function loadWasm() {
-    if (wasmReady) return wasmReady;
-    wasmReady = loadScript(D.wasmExec).then(function () {
-      return new Promise(function (resolve, reject) {
-        window.swarmgateReady = resolve;
-        var go = new Go();
-        var inst = WebAssembly.instantiateStreaming
-          ? WebAssembly.instantiateStreaming(fetch(D.wasm), go.importObject)
-          : fetch(D.wasm).then(function (r) { return r.arrayBuffer(); }).then(function (b) { return WebAssembly.instantiate(b, go.importObject); });
-        inst.then(function (r) { go.run(r.instance); }, reject);
-      });
-    });
-    return wasmReady;
-  }
+  // ---- loading the Go-WASM client (load.js) ----
+  function loadWasm() { return window.swarmgateLoad(D.wasmExec, D.wasm); }
 
   function timeout(p, ms, what) {
     return Promise.race([p, new Promise(function (_, reject) { setTimeout(function () { reject(new Error(what)); }, ms); })]);
