@@ -107,6 +107,11 @@ func (s *Swarm) newChannel(addr net.Addr, initiator bool) (*channel, error) {
 	}
 	now := s.e.cfg.Now()
 	s.wake()
+	// A channel reads the tree: the idle clock restarts now, not at the
+	// next tick, which a short exchange (a small file on loopback) may
+	// finish before; else the swarm would stay marked released while it
+	// holds pages again, and never drop them.
+	s.idleSince, s.released = time.Time{}, false
 	ch := &channel{
 		s: s, e: s.e, local: id, addr: addr, initiator: initiator,
 		state: stateHandshake, opened: now, lastRecv: now, lastSend: now,
