@@ -83,6 +83,10 @@ type channel struct {
 	lossRootAt    time.Time // when it was found lost
 	parked        []flight  // scratch for detectLoss
 	anyAcked      bool
+	rtoAt         time.Time // the latest retransmission timeout
+	rtoBackoff    uint      // timeouts since the last acknowledgement (RFC 6298 §5.5)
+	rtoProbe      bool      // send one datagram past the window: the timeout's probe
+	rtoUndo       bool      // an original sent before rtoAt may yet prove it spurious
 	cc            *ledbat
 	replySentAt   time.Time // our handshake reply, for a first RTT sample
 	sentHash      *bitset

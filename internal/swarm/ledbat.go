@@ -37,6 +37,11 @@ type ledbat struct {
 	roundAcked int
 	roundLost  int
 
+	// The window before the latest timeout, restored if it was spurious.
+	undoCwnd, undoSsthresh float64
+	undoSlowStart          bool
+	undoSaved              bool
+
 	lastDebug time.Time
 	// Counters for tests and debugging.
 	randomLosses, congestionLosses int
@@ -208,10 +213,23 @@ func (l *ledbat) onLoss(now time.Time, lost int) {
 // onTimeout collapses the window (RFC 6817 §2.4.2: cwnd = 1 MSS after a
 // timeout; we keep MIN_CWND) and slow-starts back to half of it.
 func (l *ledbat) onTimeout(now time.Time) {
+	if !l.undoSaved {
+		l.undoCwnd, l.undoSsthresh, l.undoSlowStart, l.undoSaved = l.cwnd, l.ssthresh, l.slowStart, true
+	}
 	l.lastLoss = now
 	l.ssthresh = max(l.cwnd/2, float64(ledbatMinCwnd*l.mss))
 	l.slowStart = true
 	l.cwnd = float64(ledbatMinCwnd * l.mss)
+}
+
+// undoTimeout restores the window of before the timeout when the
+// acknowledgement of an original shows nothing was lost.
+func (l *ledbat) undoTimeout() {
+	if !l.undoSaved {
+		return
+	}
+	l.cwnd, l.ssthresh, l.slowStart, l.undoSaved = l.undoCwnd, l.undoSsthresh, l.undoSlowStart, false
+	l.clamp()
 }
 
 func (l *ledbat) clamp() {

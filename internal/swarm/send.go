@@ -87,7 +87,7 @@ func (ch *channel) fillSend(now time.Time) {
 		return
 	}
 	k := ch.chunksPerDatagram()
-	for ch.inflightBytes < ch.cc.window() {
+	for ch.inflightBytes < ch.cc.window() || ch.rtoProbe {
 		if ch.e.block != nil && ch.e.block.Blocked(ch.addr) {
 			return
 		}
@@ -98,6 +98,7 @@ func (ch *channel) fillSend(now time.Time) {
 		if !ch.sendData(first, n, retx, now) {
 			return
 		}
+		ch.rtoProbe = false
 	}
 }
 
@@ -307,6 +308,20 @@ func (ch *channel) ackRange(sp ppsp.Spec, now time.Time, sample bool) {
 		f.done = true
 		ch.inflightBytes -= f.bytes
 		acked += f.bytes
+		if ch.rtoUndo {
+			// The first acknowledgement after a timeout tells which it
+			// was (RFC 5682's F-RTO, simplified): one for a datagram
+			// sent before it means the receiver had stalled, not the
+			// path lost, so the window comes back; one for the resent
+			// or later datagrams confirms the loss.
+			ch.rtoUndo = false
+			if !f.retx && f.sent.Before(ch.rtoAt) {
+				ch.cc.undoTimeout()
+				ch.s.stats.SpuriousTimeouts++
+			} else {
+				ch.cc.undoSaved = false
+			}
+		}
 		if sample && !f.retx {
 			ch.cc.onRTT(now.Sub(f.sent))
 		}
@@ -331,6 +346,7 @@ func (ch *channel) ackRange(sp ppsp.Spec, now time.Time, sample bool) {
 		}
 	}
 	if acked > 0 {
+		ch.rtoBackoff = 0
 		ch.cc.onAck(now, acked, before)
 	}
 	ch.detectLoss(now, false)
@@ -366,9 +382,20 @@ func (ch *channel) detectLoss(now time.Time, timers bool) {
 			}
 			ch.loseFlight(f)
 			ch.lossRootSeq, ch.lossRootAt = f.seq, now
-		case timers && now.Sub(f.sent) > rto:
+		case timers && now.Sub(f.sent) > rto && now.Sub(ch.rtoAt) > rto<<ch.rtoBackoff:
+			// Only the oldest flight is resent (RFC 6298 §5.4), as one
+			// probe past the collapsed window; the rest wait for its
+			// acknowledgement. A receiver that stalled longer than the
+			// timeout (a GC pause, a busy tab) then costs one datagram,
+			// not everything in flight sent twice. Each further timeout
+			// without an acknowledgement doubles the wait (§5.5).
 			timeout = true
 			ch.loseFlight(f)
+			ch.rtoAt, ch.rtoProbe, ch.rtoUndo = now, true, true
+			ch.rtoBackoff = min(ch.rtoBackoff+1, 6)
+			ch.s.stats.Timeouts++
+			ch.flightHead++
+			goto compact
 		default:
 			goto compact
 		}

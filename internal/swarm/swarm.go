@@ -91,16 +91,18 @@ type request struct {
 
 // SwarmStats counts a swarm's traffic.
 type SwarmStats struct {
-	ChunksVerified  uint64 // chunks verified and stored this session
-	ChunksServed    uint64 // DATA messages sent (including retransmissions)
-	HashesSent      uint64 // INTEGRITY messages sent
-	Retransmits     uint64
-	Duplicates      uint64 // verified chunks received that we had already
-	Unverifiable    uint64 // chunks held (not stored) for want of an uncle hash
-	Nacks           uint64 // repeated REQUESTs taken as word of a loss
-	PeersDropped    uint64 // peers closed for failing verification or the protocol
-	BytesDownloaded uint64 // content bytes verified
-	BytesUploaded   uint64 // content bytes sent
+	ChunksVerified   uint64 // chunks verified and stored this session
+	ChunksServed     uint64 // DATA messages sent (including retransmissions)
+	HashesSent       uint64 // INTEGRITY messages sent
+	Retransmits      uint64
+	Timeouts         uint64 // retransmission timeouts
+	SpuriousTimeouts uint64 // of them, undone: the original was acknowledged after all
+	Duplicates       uint64 // verified chunks received that we had already
+	Unverifiable     uint64 // chunks held (not stored) for want of an uncle hash
+	Nacks            uint64 // repeated REQUESTs taken as word of a loss
+	PeersDropped     uint64 // peers closed for failing verification or the protocol
+	BytesDownloaded  uint64 // content bytes verified
+	BytesUploaded    uint64 // content bytes sent
 }
 
 // Add joins a swarm. Its content and state come from cfg.Store; verified
