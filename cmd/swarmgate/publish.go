@@ -73,7 +73,7 @@ func cmdPublish(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	} else {
 		fmt.Fprintln(stdout, l.PPSP())
 	}
-	s, err := e.Add(swarm.SwarmConfig{Store: sw})
+	s, err := e.Add(swarm.SwarmConfig{Store: sw, SuperSeed: true})
 	if err != nil {
 		return err
 	}

@@ -127,7 +127,7 @@ func Publish(ctx context.Context, cfg PublishConfig) (*Publisher, error) {
 		p.cleanup()
 		return nil, err
 	}
-	if p.s, err = p.engine.Add(swarm.SwarmConfig{Store: cfg.Content, Mode: swarm.ModePeer}); err != nil {
+	if p.s, err = p.engine.Add(swarm.SwarmConfig{Store: cfg.Content, Mode: swarm.ModePeer, SuperSeed: true}); err != nil {
 		p.cleanup()
 		return nil, err
 	}

@@ -324,3 +324,16 @@ func (s *bitset) dropPage(k uint64) {
 		s.pages[k], s.counts[k] = nil, 0
 	}
 }
+
+// countIn returns the number of set bits in [first, last].
+func (s *bitset) countIn(first, last uint64) uint64 {
+	if s == nil || s.n == 0 || first >= s.n || first > last {
+		return 0
+	}
+	var c uint64
+	s.words(first, min(last, s.n-1), func(w, m uint64) bool {
+		c += uint64(bits.OnesCount64(w & m))
+		return true
+	})
+	return c
+}

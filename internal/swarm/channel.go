@@ -88,7 +88,8 @@ type channel struct {
 	rtoProbe      bool      // send one datagram past the window: the timeout's probe
 	rtoUndo       bool      // an original sent before rtoAt may yet prove it spurious
 	cc            *ledbat
-	replySentAt   time.Time // our handshake reply, for a first RTT sample
+	super         *superPeer // SwarmConfig.SuperSeed's state
+	replySentAt   time.Time  // our handshake reply, for a first RTT sample
 	sentHash      *bitset
 	peaksSent     bool
 	uploaded      uint64
@@ -277,7 +278,7 @@ func (ch *channel) sendHandshakeReply() {
 	if err != nil {
 		return
 	}
-	if ch.s.mode == ModePeer && ch.s.have != nil {
+	if ch.s.mode == ModePeer && ch.s.have != nil && !ch.s.superSeed {
 		b = ch.appendHaves(b, 3*int(ch.bytesIn)-len(b))
 	}
 	if ch.weChoke {
@@ -350,6 +351,9 @@ func (ch *channel) close(reason string, explicit bool) {
 	ch.e.log.Debug("channel closed", "peer", ch.addr, "swarm", ch.s, "reason", reason)
 	ch.state = stateClosed
 	s := ch.s
+	if s.superSeed && ch.peerSeeder() {
+		s.superFull = true
+	}
 	s.release(ch)
 	if s.sizeProbe == ch {
 		s.sizeProbe = nil
@@ -393,6 +397,7 @@ func (ch *channel) tick(now time.Time) {
 		return
 	}
 	ch.detectLoss(now, true)
+	ch.superTick(now)
 	ch.fillSend(now)
 	ch.s.requestTimeouts(ch, now)
 	ch.s.retryRequests(ch, now)

@@ -46,7 +46,11 @@ func (ch *channel) topUp(now time.Time) {
 		// request window, not one chunk, so the peer's first congestion
 		// window goes out at once instead of a round trip later; they
 		// count as requested once the size is known (Swarm.sizeKnown).
-		if s.sizeProbe == nil || s.sizeProbe.state == stateClosed || now.Sub(s.sizeProbeAt) > 2*time.Second {
+		// A peer that announced chunks takes the probe over from one that
+		// announced none (a peer as new as we are, which would leave it
+		// unanswered until the retry).
+		blind := s.sizeProbe != nil && len(s.sizeProbe.pendingHave) == 0 && len(ch.pendingHave) > 0
+		if s.sizeProbe == nil || s.sizeProbe.state == stateClosed || now.Sub(s.sizeProbeAt) > 2*time.Second || blind {
 			s.sizeProbe, s.sizeProbeAt = ch, now
 			c, end := uint64(0), uint64(probeChunks-1)
 			if len(ch.pendingHave) > 0 {

@@ -77,7 +77,9 @@ func (ch *channel) handleMessages(msgs []ppsp.Message) {
 				if ch.weChoke {
 					ch.ctlMsg(func(b []byte) ([]byte, error) { return ppsp.AppendChoke(b), nil })
 				}
-				if ch.s.mode == ModePeer && ch.s.have != nil && ch.s.nhave > 0 {
+				if ch.s.superSeed {
+					ch.superTick(now)
+				} else if ch.s.mode == ModePeer && ch.s.have != nil && ch.s.nhave > 0 {
 					ch.ctlBegin()
 					ch.ctl = ch.appendHaves(ch.ctl, ch.maxDgram-len(ch.ctl)-64)
 					ch.ctlMsgs++

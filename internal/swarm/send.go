@@ -107,6 +107,9 @@ func (ch *channel) fillSend(now time.Time) {
 // uncles highest layer first, skipping those the peer provably has.
 func (ch *channel) sendData(first uint64, n int, retx bool, now time.Time) bool {
 	s, e := ch.s, ch.e
+	if s.superGiven != nil {
+		s.superGiven.setRange(first, first+uint64(n)-1)
+	}
 	tree := s.tree
 	cs := tree.ChunkSize()
 	hs := tree.HashFunc().Size()
@@ -348,6 +351,9 @@ func (ch *channel) ackRange(sp ppsp.Spec, now time.Time, sample bool) {
 	if acked > 0 {
 		ch.rtoBackoff = 0
 		ch.cc.onAck(now, acked, before)
+		if ch.s.superSeed {
+			ch.superTick(now)
+		}
 	}
 	ch.detectLoss(now, false)
 }

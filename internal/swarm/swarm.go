@@ -35,6 +35,11 @@ type SwarmConfig struct {
 	// StreamWindow is the number of chunks after the playhead fetched in
 	// order before rarest-first applies. Default: 4 MiB worth of chunks.
 	StreamWindow int
+	// SuperSeed makes a complete swarm show each peer only part of what it
+	// holds, so that every chunk is uploaded about once and the peers
+	// spread the rest among themselves (superseed.go): a source that
+	// publishes. Peers see the whole content only one after another.
+	SuperSeed bool
 }
 
 // Swarm is the engine's view of one swarm. Its methods are safe for
@@ -48,6 +53,15 @@ type Swarm struct {
 
 	window   uint64
 	playhead uint64
+
+	// Super-seeding (superseed.go).
+	superSeed   bool
+	superGiven  *bitset // chunks shown to some peer or sent
+	superCursor uint64  // below it every chunk was given
+	superRegive []span  // chunks to show again, from the latest scan
+	superScanAt time.Time
+	superFull   bool     // some peer held every chunk: nothing is uncovered
+	superCover  []uint64 // scratch of superUncovered
 
 	// Download state; nil until the size is known.
 	have        *bitset
@@ -97,6 +111,7 @@ type SwarmStats struct {
 	Retransmits      uint64
 	Timeouts         uint64 // retransmission timeouts
 	SpuriousTimeouts uint64 // of them, undone: the original was acknowledged after all
+	Reshown          uint64 // super-seeding: chunks shown again, their first peer gone
 	Duplicates       uint64 // verified chunks received that we had already
 	Unverifiable     uint64 // chunks held (not stored) for want of an uncle hash
 	Nacks            uint64 // repeated REQUESTs taken as word of a loss
@@ -131,6 +146,7 @@ func (e *Engine) Add(cfg SwarmConfig) (*Swarm, error) {
 		st:             cfg.Store,
 		tree:           tree,
 		mode:           cfg.Mode,
+		superSeed:      cfg.SuperSeed && cfg.Mode == ModePeer,
 		channels:       make(map[uint32]*channel),
 		banned:         make(map[string]time.Time),
 		known:          make(map[string]net.Addr),
@@ -191,6 +207,9 @@ func (s *Swarm) restore(info store.Info) error {
 func (s *Swarm) sizeKnown() {
 	n := s.tree.NumChunks()
 	s.have = newBitset(n)
+	if s.superSeed {
+		s.superGiven = newBitset(n)
+	}
 	for _, h := range s.storedHashes {
 		if !s.tree.Known(h.Bin) {
 			s.tree.Put(h.Bin, h.Hash)
