@@ -9,11 +9,11 @@
 //	const h = await swarmgate.watch({link: location.href, signal: "wss://host/signal", peer: false});
 //	await h.size(timeoutMs)        // content length once the peak hashes verify
 //	await h.read(offset, length)   // Uint8Array of verified bytes (shorter near what is verified; empty at the end)
-//	h.status()                     // JSON: progress, verified ranges, peers by kind, byte counts, quiet
+//	h.status()                     // JSON: progress, verified ranges, peers by kind, byte counts, quiet (one call stale: status.go)
 //	h.close()
 //
 //	const p = await swarmgate.publish({file, signal, copies: 1, onProgress(done, total) {}})
-//	p.root, p.link; p.status(); await p.safe(); p.close()   // see publish.go
+//	p.root, p.link; p.status(); await p.safe() /* final status JSON */; p.close()   // see publish.go
 //
 // and calls globalThis.swarmgateReady() if the page set it. Every call
 // that waits runs in its own goroutine and answers through a Promise:
@@ -163,12 +163,14 @@ func handle(c *client.Client) js.Value {
 			return out, nil
 		})
 	}))
+	status := newSnapshot(client.Status{Length: -1, Verified: [][2]uint64{}, Peers: []client.PeerStatus{}},
+		func(cells int) any { return c.Status(cells) })
 	h.Set("status", js.FuncOf(func(this js.Value, args []js.Value) any {
 		cells := 256
 		if len(args) > 0 && args[0].Type() == js.TypeNumber {
 			cells = min(max(args[0].Int(), 1), 4096)
 		}
-		return statusJSON(c.Status(cells))
+		return status.get(cells)
 	}))
 	h.Set("close", js.FuncOf(func(this js.Value, args []js.Value) any {
 		cancel()

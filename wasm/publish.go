@@ -5,7 +5,6 @@ package main
 import (
 	"context"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -26,8 +25,10 @@ import (
 //	{root, link, status(), safe(), close()}
 //
 // link is the page path (/<root>?cl=…&n=…&mt=…); safe() resolves when
-// `copies` boosters (default 1) hold a full copy, after which the
-// publisher has closed every connection.
+// `copies` boosters (default 1) hold a full copy, with the status JSON of
+// that moment, after which the publisher closes every connection.
+// status() is one call stale (status.go): never blocking, as the engine
+// may be waiting on a File read that needs the event loop.
 func publish(this js.Value, args []js.Value) any {
 	if len(args) < 1 || args[0].Type() != js.TypeObject {
 		return promise(func() (any, error) { return nil, errors.New("swarmgate.publish: want an options object") })
@@ -72,14 +73,15 @@ func publishHandle(p *client.Publisher, l link.Link) js.Value {
 	h := js.Global().Get("Object").New()
 	h.Set("root", hex.EncodeToString(l.Root))
 	h.Set("link", l.Path())
+	status := newSnapshot(client.PublishStatus{Peers: []client.PeerStatus{}},
+		func(struct{}) any { return p.Status() })
 	h.Set("status", js.FuncOf(func(this js.Value, args []js.Value) any {
-		b, _ := json.Marshal(p.Status())
-		return string(b)
+		return status.get(struct{}{})
 	}))
 	h.Set("safe", js.FuncOf(func(this js.Value, args []js.Value) any {
 		return promise(func() (any, error) {
 			<-p.Safe()
-			return true, nil
+			return jsonString(p.Status()), nil
 		})
 	}))
 	h.Set("close", js.FuncOf(func(this js.Value, args []js.Value) any {

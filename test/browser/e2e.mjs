@@ -78,7 +78,7 @@ const flags = (rules) => [
   "--no-sandbox", "--headless", "--disable-gpu", "--disable-quic", "--no-first-run",
   "--disable-background-networking", "--disable-component-update", "--disable-sync",
   "--allow-loopback-in-peer-connection", "--disable-features=WebRtcHideLocalIpsWithMdns",
-  "--autoplay-policy=no-user-gesture-required",
+  "--autoplay-policy=no-user-gesture-required", "--js-flags=--expose-gc",
   `--host-resolver-rules=${rules || ""}MAP * ~NOTFOUND , EXCLUDE localhost , EXCLUDE 127.0.0.1`,
 ];
 const launch = (rules) => chromium.launch({ executablePath: path.join(here, "chromium.sh"), headless: true, args: flags(rules) });
@@ -279,6 +279,9 @@ try {
     figures.publish_safe_ms = Date.now() - tp;
     figures.publish_uploaded_ratio = Number((st.uploaded / pub.length).toFixed(3));
     figures.publish_heap_mib = Number(((await p1.evaluate(() => performance.memory && performance.memory.usedJSHeapSize)) / 1048576 || 0).toFixed(1));
+    // What is live, not garbage not yet collected (--expose-gc).
+    figures.publish_heap_live_mib = Number(((await p1.evaluate(() => { window.gc && gc(); return performance.memory && performance.memory.usedJSHeapSize; })) / 1048576 || 0).toFixed(1));
+    figures.publish_wasm_mib = Number(((await p1.evaluate(() => window.swarmgateWasmBytes && swarmgateWasmBytes())) / 1048576 || 0).toFixed(1));
     if (st.uploaded < pub.length || st.uploaded > 1.05 * pub.length) throw new Error(`published page uploaded ${st.uploaded} bytes for ${pub.length}`);
     await until(p1, "the publishing page to close its connections", () => __net.pcs.every((pc) => pc.connectionState === "closed" || pc.signalingState === "closed") && __net.sockets.every((s) => s.readyState === 3), null, 10000);
     await ctx1.close();

@@ -21,7 +21,11 @@
         var inst = WebAssembly.instantiateStreaming
           ? WebAssembly.instantiateStreaming(fetch(wasm), go.importObject)
           : fetch(wasm).then(function (r) { return r.arrayBuffer(); }).then(function (b) { return WebAssembly.instantiate(b, go.importObject); });
-        inst.then(function (r) { go.run(r.instance); }, reject);
+        inst.then(function (r) {
+          // The Go heap's linear memory (it only grows): for tests and the curious.
+          window.swarmgateWasmBytes = function () { return r.instance.exports.mem.buffer.byteLength; };
+          go.run(r.instance);
+        }, reject);
       });
     });
     return ready;

@@ -67,9 +67,9 @@
         uploaded.textContent = fmtBytes(s.uploaded) + " of " + fmtBytes(s.length);
         holders.textContent = s.holders + " of " + s.copies;
       }, 500);
-      return p.safe().then(function () {
+      return p.safe().then(function (final) {
         clearInterval(timer);
-        var s = JSON.parse(p.status());
+        var s = JSON.parse(final);
         state.uploaded = s.uploaded; state.safe = true; state.phase = "safe";
         uploaded.textContent = fmtBytes(s.uploaded) + " of " + fmtBytes(s.length);
         holders.textContent = s.holders + " of " + s.copies;
