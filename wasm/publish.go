@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"sync"
 	"syscall/js"
 	"time"
@@ -156,6 +157,12 @@ func (r *fileReader) block(off int64) (*fileBlock, error) {
 	b.data, b.off = b.data[:end-off], off
 	js.CopyBytesToGo(b.data, u8)
 	r.read += end - off
+	// Go holds buf and u8 (1 MiB each, in JS) until its GC finalizes
+	// them, and reading into reused blocks allocates nothing that would
+	// start one: collect every 8 blocks (docs/decisions.md 43).
+	if r.read/fileBlockSize%8 == 0 {
+		go runtime.GC()
+	}
 	if r.progress != nil {
 		r.progress(r.read)
 	}

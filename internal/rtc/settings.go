@@ -86,3 +86,6 @@ func (p pionLog) Warn(m string)             { p.l.Debug(m, "level", "warn") }
 func (p pionLog) Warnf(f string, a ...any)  { p.l.Debug(fmt.Sprintf(f, a...), "level", "warn") }
 func (p pionLog) Error(m string)            { p.l.Debug(m, "level", "error") }
 func (p pionLog) Errorf(f string, a ...any) { p.l.Debug(fmt.Sprintf(f, a...), "level", "error") }
+
+// jsHeld is a no-op outside the browser (settings_js.go).
+func jsHeld(int) {}

@@ -177,6 +177,7 @@ func (t *Transport) send(dc *webrtc.DataChannel, b []byte) {
 		t.stats.dropsSend.Add(1)
 		return
 	}
+	jsHeld(len(b))
 	t.stats.msgsSent.Add(1)
 	t.stats.bytesSent.Add(uint64(len(b)))
 }
@@ -445,6 +446,7 @@ func (t *Transport) newPC(p *peer) error {
 			return
 		}
 		p.lastRecv.Store(t.cfg.Now().UnixNano())
+		jsHeld(len(m.Data))
 		if !t.in.Load().push(m.Data, p.addr) {
 			t.stats.dropsRecv.Add(1)
 			return

@@ -281,6 +281,7 @@ try {
     figures.publish_heap_mib = Number(((await p1.evaluate(() => performance.memory && performance.memory.usedJSHeapSize)) / 1048576 || 0).toFixed(1));
     // What is live, not garbage not yet collected (--expose-gc).
     figures.publish_heap_live_mib = Number(((await p1.evaluate(() => { window.gc && gc(); return performance.memory && performance.memory.usedJSHeapSize; })) / 1048576 || 0).toFixed(1));
+    figures.publish_go_refs = await p1.evaluate(() => window.swarmgateGoRefs && swarmgateGoRefs());
     figures.publish_wasm_mib = Number(((await p1.evaluate(() => window.swarmgateWasmBytes && swarmgateWasmBytes())) / 1048576 || 0).toFixed(1));
     if (st.uploaded < pub.length || st.uploaded > 1.05 * pub.length) throw new Error(`published page uploaded ${st.uploaded} bytes for ${pub.length}`);
     await until(p1, "the publishing page to close its connections", () => __net.pcs.every((pc) => pc.connectionState === "closed" || pc.signalingState === "closed") && __net.sockets.every((s) => s.readyState === 3), null, 10000);

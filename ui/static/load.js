@@ -24,6 +24,7 @@
         inst.then(function (r) {
           // The Go heap's linear memory (it only grows): for tests and the curious.
           window.swarmgateWasmBytes = function () { return r.instance.exports.mem.buffer.byteLength; };
+          window.swarmgateGoRefs = function () { var n = 0, b = 0; go._values.forEach(function (v) { if (v !== undefined) { n++; if (v && v.byteLength) b += v.byteLength; } }); return [n, b]; };
           go.run(r.instance);
         }, reject);
       });
