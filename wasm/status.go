@@ -14,7 +14,7 @@ import (
 // for the event loop (a File slice being read while publishing: the
 // 50 MiB /publish stall; browser-testing.md, Go-WASM pitfall 3). The
 // answer is one call stale; pages poll it every few hundred milliseconds.
-type snapshot[A comparable] struct {
+type snapshot[A any] struct {
 	compute func(A) any
 
 	mu   sync.Mutex
