@@ -2,8 +2,10 @@ package gateway
 
 import (
 	"log/slog"
+	"net/http"
 	"time"
 
+	"github.com/swarmgate/swarmgate/internal/feed"
 	"github.com/swarmgate/swarmgate/internal/rtc"
 	"github.com/swarmgate/swarmgate/signaling"
 )
@@ -60,6 +62,27 @@ type Config struct {
 	// RTC configures the gateway's WebRTC transport (ICE servers, peer
 	// connection limits and timeouts); ID and Signaler are filled in.
 	RTC rtc.Config
+	// NoFeed turns off the gateway's feed node (internal/feed: /feed/v1/,
+	// /u/<uid>).
+	NoFeed bool
+	// PublicURL is the gateway's base URL as visitors reach it
+	// ("https://gw.example"): feed pages and Atom link content to its
+	// /<root-hex> pages, and other feed nodes push to it. Default: URL().
+	PublicURL string
+	// FeedPeers are other feed nodes' base URLs to pull from (Litter's
+	// one-hop peers). Default none.
+	FeedPeers []string
+	// FeedHosted are uids whose posts' content the embedded booster
+	// fetches and seeds on arrival (as it does for the uids the feed node
+	// follows). Posts of any uid are accepted and shown either way.
+	FeedHosted []feed.UID
+	// FeedPushRate bounds the feed writes (push, pull, follow requests)
+	// per second from one client address, with bursts of ten times as
+	// many. Default 2; negative: no limit.
+	FeedPushRate float64
+	// FeedClient sends the feed node's requests to other nodes. Default:
+	// an http.Client with a 30 s timeout.
+	FeedClient feed.HTTPDoer
 	// Logger receives the gateway's logs. Default: discarded.
 	Logger *slog.Logger
 }
@@ -88,6 +111,12 @@ func (c *Config) defaults() {
 	}
 	if c.IdleTimeout == 0 {
 		c.IdleTimeout = 120 * time.Second
+	}
+	if c.FeedPushRate == 0 {
+		c.FeedPushRate = 2
+	}
+	if c.FeedClient == nil {
+		c.FeedClient = &http.Client{Timeout: 30 * time.Second}
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)

@@ -15,6 +15,8 @@ import (
 
 	"golang.org/x/crypto/acme/autocert"
 
+	"github.com/swarmgate/swarmgate/internal/feed"
+	"github.com/swarmgate/swarmgate/internal/feed/feedsql"
 	"github.com/swarmgate/swarmgate/internal/link"
 	"github.com/swarmgate/swarmgate/internal/merkle"
 	"github.com/swarmgate/swarmgate/internal/node"
@@ -37,6 +39,12 @@ type Gateway struct {
 	assets  *assets
 	ln      net.Listener
 	bridge  *bridge // nil with NoWebRTC
+
+	feed       *feed.Node // nil with NoFeed
+	feedStore  *feedsql.Store
+	feedLimits *ipLimiter
+	boosts     chan feed.Content
+	feedWG     sync.WaitGroup // the feed node's Run and boostLoop
 
 	ctx    context.Context // lives until Close
 	cancel context.CancelFunc
@@ -106,6 +114,12 @@ func New(cfg Config) (*Gateway, error) {
 		}
 		g.dht = d
 	}
+	if !cfg.NoFeed {
+		if err := g.openFeed(); err != nil {
+			g.Close()
+			return nil, fmt.Errorf("gateway: feed: %w", err)
+		}
+	}
 	g.rejoinHeld()
 	return g, nil
 }
@@ -168,6 +182,10 @@ func (g *Gateway) Run(ctx context.Context) error {
 		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{"h2", "http/1.1"}, MinVersion: tls.VersionTLS12})
 	}
 	go g.quotaLoop(g.ctx, 10*time.Second)
+	if g.feed != nil {
+		g.feedWG.Go(func() { g.feed.Run(g.ctx) })
+		g.feedWG.Go(g.boostLoop)
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	var err error
@@ -206,6 +224,10 @@ func (g *Gateway) Close() error {
 	g.mu.Unlock()
 	g.cancel()
 	g.ln.Close()
+	g.feedWG.Wait()
+	if g.feedStore != nil {
+		g.feedStore.Close()
+	}
 	if g.dht != nil {
 		g.dht.Stop()
 	}
@@ -231,6 +253,9 @@ func (g *Gateway) Handler() http.Handler {
 	mux.Handle("GET /metrics", g.metrics.handler())
 	if g.bridge != nil {
 		mux.Handle("GET /signal", g.bridge.handler)
+	}
+	if g.feed != nil {
+		g.mountFeed(mux)
 	}
 	mux.HandleFunc("GET /{root}", g.servePage)
 	return g.metrics.instrument(securityHeaders(mux))

@@ -3,6 +3,8 @@ package ui
 import (
 	"fmt"
 	"strings"
+
+	"github.com/swarmgate/swarmgate/internal/feed"
 )
 
 // Item is a piece of content as the pages show it.
@@ -83,4 +85,29 @@ type Home struct {
 	Host   string // the gateway's host, for the self-hosting commands
 	Recent []Item
 	Swarms int // swarms open on the gateway
+}
+
+// refPage is the feed page of a repost's or reply's target ("<uid>/<seq>").
+func refPage(ref string) string {
+	uid, seq, ok := strings.Cut(ref, "/")
+	if !ok {
+		return "/u/" + ref
+	}
+	return "/u/" + uid + "#p" + seq
+}
+
+// linkTitle is a content link's name, else its short root.
+func linkTitle(l feed.LinkView) string {
+	if l.Name != "" {
+		return l.Name
+	}
+	return "Content " + l.Root[:min(8, len(l.Root))]
+}
+
+// linkType is " · type" for a link with a MIME type.
+func linkType(l feed.LinkView) string {
+	if l.MIME == "" {
+		return ""
+	}
+	return " · " + l.MIME
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/pion/webrtc/v4"
 
 	"github.com/swarmgate/swarmgate/gateway"
+	"github.com/swarmgate/swarmgate/internal/feed"
 	"github.com/swarmgate/swarmgate/internal/node"
 )
 
@@ -50,6 +51,12 @@ func runGateway(ctx context.Context, name string, args []string, demoByDefault b
 	fs.IntVar(&cfg.RTC.MaxPeers, "webrtc-max-peers", 256, "WebRTC peer connections open or being set up at once")
 	cfg.Signal.AddFlags(fs)
 	cfg.SignalHandler.AddFlags(fs)
+	var feedPeers, feedHosts listFlag
+	fs.BoolVar(&cfg.NoFeed, "no-feed", false, "no feed node (/feed/v1/, /u/<uid>)")
+	fs.Var(&feedPeers, "feed-peer", "another feed node's base URL to pull posts from (repeatable)")
+	fs.Var(&feedHosts, "feed-host", "a uid whose posts' content the gateway fetches and seeds on arrival (repeatable)")
+	fs.StringVar(&cfg.PublicURL, "public-url", "", "the gateway's base URL as visitors reach it (feed links, pushes from other nodes; default: from --listen/--domain)")
+	fs.Float64Var(&cfg.FeedPushRate, "feed-push-rate", 2, "feed write requests per second from one address (bursts of 10x; negative: no limit)")
 	fs.Var(&seeds, "seed", "a local file to seed, pinned (repeatable)")
 	withDemo := fs.Bool("demo", false, "seed the embedded demo video")
 	verbose := fs.Bool("v", false, "verbose logs")
@@ -78,6 +85,14 @@ func runGateway(ctx context.Context, name string, args []string, demoByDefault b
 		cfg.RTC.ICEServers = []webrtc.ICEServer{{URLs: iceServers}}
 	}
 	cfg.Peers = peers
+	cfg.FeedPeers = feedPeers
+	for _, h := range feedHosts {
+		uid, err := feed.ParseUID(h)
+		if err != nil {
+			return fmt.Errorf("%w: --feed-host: %v", errUsage, err)
+		}
+		cfg.FeedHosted = append(cfg.FeedHosted, uid)
+	}
 	cfg.Bootstrap = df.bootstrapList()
 	cfg.Logger = newLogger(stderr, *verbose)
 	g, err := gateway.New(cfg)

@@ -79,19 +79,47 @@ func (n *Node) servePush(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		ans.Errors = append(ans.Errors, err.Error())
 	}
+	taken := 0 // new or already held
+	var first error
 	for _, raw := range raws {
 		added, err := n.Receive(raw, "")
 		if err != nil {
 			if len(ans.Errors) < 16 {
 				ans.Errors = append(ans.Errors, err.Error())
 			}
+			if first == nil {
+				first = err
+			}
 			continue
 		}
+		taken++
 		if added {
 			ans.New++
 		}
 	}
+	if taken == 0 && first != nil {
+		// Nothing in the batch was taken: say so in the status too.
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(pushStatus(first))
+		json.NewEncoder(w).Encode(ans)
+		return
+	}
 	writeJSON(w, ans)
+}
+
+// pushStatus is the status of a push whose every post was refused, by
+// the first refusal: 403 for a uid not taken here, 409 for equivocation,
+// 400 for a post that does not decode or verify, 500 for a store error.
+func pushStatus(err error) int {
+	switch {
+	case errors.Is(err, ErrNotAccepted):
+		return http.StatusForbidden
+	case errors.Is(err, ErrEquivocation):
+		return http.StatusConflict
+	case errors.Is(err, ErrBadPost):
+		return http.StatusBadRequest
+	}
+	return http.StatusInternalServerError
 }
 
 func (n *Node) servePull(w http.ResponseWriter, r *http.Request) {
