@@ -68,14 +68,14 @@ func PublishPage() templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 3, "\"><h1>Publish a video</h1><noscript><p class=\"warn\">Publishing hashes the video in this page and needs JavaScript and WebAssembly. From a computer, <code>swarmgate seed FILE --dht</code> does the same.</p></noscript><form id=\"pick\"><label for=\"file\">Pick or record a video</label> <input id=\"file\" name=\"file\" type=\"file\" accept=\"video/*,audio/*\" capture=\"environment\"></form><p id=\"phase\" role=\"status\" aria-live=\"polite\">Nothing picked yet.</p><progress id=\"hashed\" max=\"1\" value=\"0\" hidden></progress><section id=\"result\" hidden><p>Link: <a id=\"link\" href=\"#\"></a></p><figure class=\"qr\"><img id=\"qr\" alt=\"QR code of the link\" width=\"180\" height=\"180\"></figure><dl id=\"upload\"><dt>Uploaded</dt><dd id=\"uploaded\">0 B</dd><dt>Boosters with a full copy</dt><dd id=\"holders\">0</dd></dl><p id=\"safe\" class=\"ok\" hidden>Safe to close: a booster holds the whole video.</p></section></article><script src=\"")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 3, "\"><h1>Publish a video</h1><noscript><p class=\"warn\">Publishing hashes the video in this page and needs JavaScript and WebAssembly. From a computer, <code>swarmgate seed FILE --dht</code> does the same.</p></noscript><form id=\"pick\"><label for=\"file\">Pick or record a video</label> <input id=\"file\" name=\"file\" type=\"file\" accept=\"video/*,audio/*\" capture=\"environment\"><p class=\"tofeed\"><label><input id=\"tofeed\" name=\"tofeed\" type=\"checkbox\" checked> Post it to my feed on this gateway</label> <label for=\"text\">With a few words (optional, up to 140 characters)</label> <input id=\"text\" name=\"text\" type=\"text\" maxlength=\"140\" autocomplete=\"off\"> <span class=\"meta\">Your feed key is made and kept in this browser; it is never sent anywhere.</span></p></form><p id=\"phase\" role=\"status\" aria-live=\"polite\">Nothing picked yet.</p><progress id=\"hashed\" max=\"1\" value=\"0\" hidden></progress><section id=\"result\" hidden><p>Link: <a id=\"link\" href=\"#\"></a></p><figure class=\"qr\"><img id=\"qr\" alt=\"QR code of the link\" width=\"180\" height=\"180\"></figure><dl id=\"upload\"><dt>Uploaded</dt><dd id=\"uploaded\">0 B</dd><dt>Boosters with a full copy</dt><dd id=\"holders\">0</dd></dl><p id=\"feed\" hidden>Posted to your feed <a id=\"feedlink\" href=\"#\"></a>.</p><p id=\"safe\" class=\"ok\" hidden>Safe to close: a booster holds the whole video.</p></section></article><script src=\"")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
 			var templ_7745c5c3_Var5 string
 			templ_7745c5c3_Var5, templ_7745c5c3_Err = templruntime.NewAttributeExpression(Asset("load.js")).ResolveURL(ctx)
 			if templ_7745c5c3_Err != nil {
-				return templ.Error{Err: templ_7745c5c3_Err, FileName: `publish.templ`, Line: 28, Col: 32}
+				return templ.Error{Err: templ_7745c5c3_Err, FileName: `publish.templ`, Line: 35, Col: 32}
 			}
 			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ_7745c5c3_Var5)
 			if templ_7745c5c3_Err != nil {
@@ -88,7 +88,7 @@ func PublishPage() templ.Component {
 			var templ_7745c5c3_Var6 string
 			templ_7745c5c3_Var6, templ_7745c5c3_Err = templruntime.NewAttributeExpression(Asset("publish.js")).ResolveURL(ctx)
 			if templ_7745c5c3_Err != nil {
-				return templ.Error{Err: templ_7745c5c3_Err, FileName: `publish.templ`, Line: 29, Col: 35}
+				return templ.Error{Err: templ_7745c5c3_Err, FileName: `publish.templ`, Line: 36, Col: 35}
 			}
 			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ_7745c5c3_Var6)
 			if templ_7745c5c3_Err != nil {

@@ -23,7 +23,7 @@ import (
 // hashes the File in slices (never whole in memory), then publishes it as
 // a source. The Promise resolves once hashed, with
 //
-//	{root, link, status(), safe(), close()}
+//	{root, link, status(), safe(), post(text), close()}
 //
 // link is the page path (/<root>?cl=…&n=…&mt=…); safe() resolves when
 // `copies` boosters (default 1) hold a full copy, with the status JSON of
@@ -74,6 +74,7 @@ func publishHandle(p *client.Publisher, l link.Link) js.Value {
 	h := js.Global().Get("Object").New()
 	h.Set("root", hex.EncodeToString(l.Root))
 	h.Set("link", l.Path())
+	h.Set("post", feedPoster(l)) // feed.go: sign and push a post linking l
 	status := newSnapshot(client.PublishStatus{Peers: []client.PeerStatus{}},
 		func(struct{}) any { return p.Status() })
 	h.Set("status", js.FuncOf(func(this js.Value, args []js.Value) any {

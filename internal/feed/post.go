@@ -220,6 +220,11 @@ func (c Content) check() error {
 	return nil
 }
 
+// ValidMIME reports whether a content link may carry the media type s:
+// "" or type/subtype of RFC 6838 restricted-name characters, at most
+// MaxMIMEBytes (no parameters).
+func ValidMIME(s string) bool { return len(s) <= MaxMIMEBytes && validMIME(s) }
+
 // validMIME accepts "" or type/subtype of RFC 6838 restricted-name chars.
 func validMIME(s string) bool {
 	if s == "" {

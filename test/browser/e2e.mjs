@@ -264,7 +264,11 @@ try {
     p1.on("console", (m) => { if (m.type() === "error") console.error("publish page:", m.text()); });
     p1.on("crash", () => console.error("publish page: crashed"));
     p1.on("pageerror", (e) => console.error("publish page error:", e.message));
+    const sent = []; // every request of the page: the feed key must be in none
+    p1.on("request", (r) => sent.push(Buffer.concat([Buffer.from(r.url()), r.postDataBuffer() || Buffer.alloc(0)])));
     await p1.goto(base + "/publish");
+    const postText = "from the browser e2e ✓";
+    await p1.fill("#text", postText);
     const tp = Date.now();
     await p1.setInputFiles("#file", pubFile);
     await p1.waitForFunction(() => window.swarmgatePublish && swarmgatePublish.phase !== "loading" && swarmgatePublish.phase !== "hashing" && swarmgatePublish.phase !== "idle", null, { timeout: deadline, polling: 50 });
@@ -284,6 +288,20 @@ try {
     figures.publish_go_refs = await p1.evaluate(() => window.swarmgateGoRefs && swarmgateGoRefs());
     figures.publish_wasm_mib = Number(((await p1.evaluate(() => window.swarmgateWasmBytes && swarmgateWasmBytes())) / 1048576 || 0).toFixed(1));
     if (st.uploaded < pub.length || st.uploaded > 1.05 * pub.length) throw new Error(`published page uploaded ${st.uploaded} bytes for ${pub.length}`);
+    // The feed post, signed in the tab, reached the gateway's feed node,
+    // which stores and shows only posts whose signature it verified.
+    await until(p1, "the feed post", () => window.swarmgatePublish.feed || window.swarmgatePublish.feedError, null, 10000);
+    const f = await p1.evaluate(() => window.swarmgatePublish.feed || { error: window.swarmgatePublish.feedError });
+    if (f.error) throw new Error(`feed post: ${f.error}`);
+    const fd = await (await fetch(`${base}/u/${f.uid}.json`)).json();
+    const fp = fd.posts.find((x) => x.seq === f.seq);
+    if (fd.uid !== f.uid || !fp || fp.text !== postText || !fp.links || fp.links[0].root !== st.root || fp.links[0].length !== pub.length)
+      throw new Error(`/u/${f.uid}.json lacks the post of ${st.root}: ${JSON.stringify(fd)}`);
+    if (!(await p1.textContent("#feedlink")).includes(fd.fingerprint)) throw new Error("the page does not show the uid's fingerprint");
+    const feedPage = await (await fetch(`${base}/u/${f.uid}`)).text();
+    if (!feedPage.includes(`/${st.root}?`) || !feedPage.includes("from the browser e2e")) throw new Error("/u/<uid> does not show the post");
+    const seed = await p1.evaluate(() => localStorage.getItem("swarmgate.feed.key"));
+    if (!seed || sent.some((b) => b.includes(seed) || b.includes(Buffer.from(seed, "hex")))) throw new Error("the feed key left the page (or is not kept)");
     await until(p1, "the publishing page to close its connections", () => __net.pcs.every((pc) => pc.connectionState === "closed" || pc.signalingState === "closed") && __net.sockets.every((s) => s.readyState === 3), null, 10000);
     await ctx1.close();
     const ctx2 = await browser.newContext();

@@ -17,6 +17,10 @@
   var uploaded = document.getElementById("uploaded");
   var holders = document.getElementById("holders");
   var safeEl = document.getElementById("safe");
+  var toFeed = document.getElementById("tofeed");
+  var text = document.getElementById("text");
+  var feedEl = document.getElementById("feed");
+  var feedLink = document.getElementById("feedlink");
   var state = { phase: "idle", link: "", safe: false, uploaded: 0, length: 0, error: "" };
   window.swarmgatePublish = state; // for tests and the curious
 
@@ -32,6 +36,7 @@
     say("Publishing failed: " + state.error);
   }
 
+  document.getElementById("pick").addEventListener("submit", function (e) { e.preventDefault(); });
   input.addEventListener("change", function () {
     var file = input.files && input.files[0];
     if (!file) return;
@@ -55,6 +60,19 @@
       qr.src = "/qr/" + p.root;
       result.hidden = false;
       say("Uploading one copy to the boosters…");
+      if (toFeed.checked) {
+        // Signed in the tab with the browser's own key (wasm/feed.go).
+        text.disabled = toFeed.disabled = true;
+        p.post(text.value).then(function (f) {
+          state.feed = f;
+          feedLink.href = f.page; feedLink.textContent = f.fingerprint;
+          feedEl.hidden = false;
+        }, function (e) {
+          state.feedError = String(e && e.message || e);
+          feedEl.textContent = "Not posted to your feed: " + state.feedError;
+          feedEl.hidden = false;
+        });
+      }
       if (navigator.share) {
         var b = document.createElement("button");
         b.type = "button"; b.textContent = "Share";
