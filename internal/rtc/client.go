@@ -3,6 +3,7 @@ package rtc
 import (
 	"context"
 	"errors"
+	"sync"
 
 	"github.com/swarmgate/swarmgate/signaling"
 )
@@ -15,6 +16,37 @@ import (
 type ClientSignaler struct {
 	Client *signaling.Client
 	Other  func(signaling.Message)
+
+	mu       sync.Mutex
+	gateways map[string]bool // peer IDs the broker listed as gateways
+}
+
+// maxGateways bounds the gateway IDs a signaler remembers (only the
+// gateway's own session may take that role: one per broker).
+const maxGateways = 16
+
+// LastResort reports whether the broker listed the peer id as a gateway
+// (the peer of last resort: Transport.LastResort).
+func (s *ClientSignaler) LastResort(id string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.gateways[id]
+}
+
+func (s *ClientSignaler) noteRoles(m signaling.Message) {
+	for _, p := range m.ListedPeers() {
+		if p.Role != signaling.RoleGateway {
+			continue
+		}
+		s.mu.Lock()
+		if s.gateways == nil {
+			s.gateways = make(map[string]bool)
+		}
+		if len(s.gateways) < maxGateways {
+			s.gateways[p.ID] = true
+		}
+		s.mu.Unlock()
+	}
 }
 
 // Send implements Signaler.
@@ -56,6 +88,7 @@ func (s *ClientSignaler) Recv(ctx context.Context) (string, Signal, error) {
 			}
 			return m.From, sig, nil
 		}
+		s.noteRoles(m)
 		if s.Other != nil {
 			s.Other(m)
 		}

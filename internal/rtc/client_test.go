@@ -2,6 +2,7 @@ package rtc
 
 import (
 	"context"
+	"net"
 	"testing"
 	"time"
 
@@ -59,6 +60,14 @@ func TestOverSignaling(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitType(t, pother, signaling.TypePeers)
+	// The peer was listed the gateway: that one is its peer of last
+	// resort (swarm.LastResorter); nothing else is.
+	if !pt.LastResort(Addr{ID: gc.ID()}) {
+		t.Error("the gateway, listed with its role, is not the peer's last resort")
+	}
+	if pt.LastResort(Addr{ID: pc.ID()}) || pt.LastResort(&net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 1}) || gt.LastResort(Addr{ID: pc.ID()}) {
+		t.Error("a peer that is no gateway is taken for a last resort")
+	}
 
 	ge, pe := startEngine(t, gt), startEngine(t, pt)
 	data := randomContent(1<<20+77, 11)

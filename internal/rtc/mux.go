@@ -105,6 +105,9 @@ func (m *Mux) DatagramSize(addr net.Addr) int { return m.rtc.DatagramSize(addr) 
 // is never blocked (its socket's WriteTo waits instead).
 func (m *Mux) Blocked(addr net.Addr) bool { return m.rtc.Blocked(addr) }
 
+// LastResort implements swarm.LastResorter for the WebRTC side.
+func (m *Mux) LastResort(addr net.Addr) bool { return m.rtc.LastResort(addr) }
+
 // LocalAddr is the UDP socket's address.
 func (m *Mux) LocalAddr() net.Addr { return m.udp.LocalAddr() }
 

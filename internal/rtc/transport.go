@@ -203,6 +203,18 @@ func (t *Transport) Blocked(addr net.Addr) bool {
 	return dc != nil && dc.BufferedAmount()+uint64(t.cfg.DatagramSize) > uint64(t.cfg.SendBuffer)
 }
 
+// LastResort implements swarm.LastResorter: the peers the Signaler knows
+// to be gateways (ClientSignaler: listed with the gateway role) are asked
+// only for what the other peers do not deliver.
+func (t *Transport) LastResort(addr net.Addr) bool {
+	a, ok := asAddr(addr)
+	if !ok {
+		return false
+	}
+	r, ok := t.cfg.Signaler.(interface{ LastResort(id string) bool })
+	return ok && r.LastResort(a.ID)
+}
+
 // DatagramSize implements swarm.PathSizer: data-channel peers get
 // Config.DatagramSize.
 func (t *Transport) DatagramSize(addr net.Addr) int {

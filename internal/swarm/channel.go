@@ -57,6 +57,7 @@ type channel struct {
 	peerChoking bool
 
 	// Download side.
+	lastResort  bool // asked only for what others do not deliver (LastResorter)
 	outstanding int
 	reqWindow   int
 	lastData    time.Time
@@ -130,6 +131,7 @@ func (s *Swarm) newChannel(addr net.Addr, initiator bool) (*channel, error) {
 		ch.confirmed = true // we chose the address
 	}
 	ch.cc = newLedbat(ch.mss())
+	ch.lastResort = s.e.last != nil && s.e.last.LastResort(addr)
 	s.channels[id] = ch
 	s.e.channels[id] = ch
 	if s.tree.NumChunks() != 0 {

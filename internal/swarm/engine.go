@@ -83,6 +83,17 @@ type PathBlocker interface {
 	Blocked(addr net.Addr) bool
 }
 
+// LastResorter is implemented by a transport that knows some of its
+// peers are to serve only what the others do not deliver: a gateway,
+// listed to a client beside the boosters of a swarm (the peer of last
+// resort, issue 6 §5). While another peer with chunks has delivered
+// within requestTimeout, a last-resort peer is asked for at most
+// lastResortWindow chunks at a time, the most urgent first (from the
+// playhead); with no such peer it is asked as any other.
+type LastResorter interface {
+	LastResort(addr net.Addr) bool
+}
+
 // Compat selects which handshake the engine sends when it connects out.
 type Compat int
 
@@ -140,8 +151,9 @@ func (c *Config) defaults() error {
 type Engine struct {
 	cfg   Config
 	conn  net.PacketConn
-	paths PathSizer   // cfg.Conn as a PathSizer, or nil
-	block PathBlocker // cfg.Conn as a PathBlocker, or nil
+	paths PathSizer    // cfg.Conn as a PathSizer, or nil
+	block PathBlocker  // cfg.Conn as a PathBlocker, or nil
+	last  LastResorter // cfg.Conn as a LastResorter, or nil
 	log   *slog.Logger
 
 	mu       sync.Mutex
@@ -205,6 +217,7 @@ func New(cfg Config) (*Engine, error) {
 	}
 	e.paths, _ = cfg.Conn.(PathSizer)
 	e.block, _ = cfg.Conn.(PathBlocker)
+	e.last, _ = cfg.Conn.(LastResorter)
 	return e, nil
 }
 

@@ -27,6 +27,63 @@ const (
 	probeChunks = 64
 )
 
+// lastResortWindow is the request window of a last-resort peer while
+// others deliver (LastResorter): enough to keep the chunks at the
+// playhead coming, too few to carry much of the content.
+const lastResortWindow = minReqWindow
+
+// othersDeliver reports whether a peer other than ch, not itself of last
+// resort, is open, unchoked, has chunks and delivered some within
+// requestTimeout (or, new, has had less than that to start).
+func (s *Swarm) othersDeliver(ch *channel, now time.Time) bool {
+	for _, o := range s.channels {
+		if o == ch || o.lastResort || o.state != stateOpen || o.peerChoking || o.peerCount == 0 {
+			continue
+		}
+		ref := o.lastData
+		if ref.IsZero() {
+			ref = o.opened
+		}
+		if now.Sub(ref) < requestTimeout {
+			return true
+		}
+	}
+	return false
+}
+
+// shed gives up all but the keep lowest-numbered (most urgent) requests
+// owned by ch and cancels them there: a last-resort peer asked for much
+// before another peer could deliver hands the rest over.
+func (s *Swarm) shed(ch *channel, keep int) {
+	var mine []uint64
+	for c, r := range s.req {
+		if r.owners[0] == ch || r.owners[1] == ch {
+			mine = append(mine, c)
+		}
+	}
+	if len(mine) <= keep {
+		return
+	}
+	slices.Sort(mine)
+	for _, c := range mine[keep:] {
+		r := s.req[c]
+		for i, o := range r.owners {
+			if o == ch {
+				r.owners[i] = nil
+				ch.outstanding--
+			}
+		}
+		if r.owners[0] == nil && r.owners[1] == nil {
+			delete(s.req, c)
+			s.reqd.clear(c)
+		} else if r.owners[0] == nil {
+			r.owners[0], r.owners[1] = r.owners[1], nil
+		}
+		ch.queueCancel(c)
+	}
+	ch.flush()
+}
+
 // requestTimeout is how long a peer may leave our requests unanswered
 // before they go to others.
 const requestTimeout = 3 * time.Second
@@ -62,10 +119,17 @@ func (ch *channel) topUp(now time.Time) {
 		}
 		return
 	}
-	if ch.outstanding > ch.reqWindow/2 {
+	win := ch.reqWindow
+	if ch.lastResort && s.othersDeliver(ch, now) {
+		win = min(win, lastResortWindow)
+		if ch.outstanding > 2*win {
+			s.shed(ch, win)
+		}
+	}
+	if ch.outstanding > win/2 {
 		return
 	}
-	picks := s.pick(ch, ch.reqWindow-ch.outstanding, s.e.pickBuf[:0])
+	picks := s.pick(ch, win-ch.outstanding, s.e.pickBuf[:0])
 	s.e.pickBuf = picks[:0]
 	if len(picks) == 0 {
 		return
