@@ -58,6 +58,7 @@ bench: build ## print the figures the README quotes
 	$(BIN) bench mem --size 4GiB --swarms 1
 	$(BIN) bench mem --size 1MiB --swarms 1000,5000 --get=false --idle-release 1s
 	$(BIN) bench gateway --size 100MiB --runs 5
+	$(BIN) bench share --size 50MiB --runs 3
 	$(BIN) bench dht --nodes 1000 --lookups 1000 --loss 0.05 --impaired 0.33 --seed 1
 	$(BIN) bench signal --sessions 50000 --signal-sessions-per-ip 100000 --signal-sessions 100000
 	$(BIN) bench rtc --size 64MiB --runs 3

@@ -27,7 +27,7 @@ import (
 
 func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return fmt.Errorf("%w: bench transfer|path|lossy|hash|mem|dht|signal|rtc|boost", errUsage)
+		return fmt.Errorf("%w: bench transfer|path|lossy|hash|mem|dht|signal|rtc|boost|gateway|share", errUsage)
 	}
 	switch args[0] {
 	case "transfer":
@@ -50,6 +50,8 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return benchBoost(ctx, args[1:], stdout, stderr)
 	case "gateway":
 		return benchGateway(ctx, args[1:], stdout, stderr)
+	case "share":
+		return benchShare(ctx, args[1:], stdout, stderr)
 	case "rtc":
 		return benchRTC(ctx, args[1:], stdout, stderr)
 	case "signal":
