@@ -80,6 +80,11 @@ type Config struct {
 	// per second from one client address, with bursts of ten times as
 	// many. Default 2; negative: no limit.
 	FeedPushRate float64
+	// FeedFollows are uids the feed node follows, through FeedPeers (it
+	// registers there for pushes and pulls from them) or, with no peers,
+	// the nodes their BEP 44 head names; their posts' content is fetched
+	// as for FeedHosted.
+	FeedFollows []feed.UID
 	// FeedClient sends the feed node's requests to other nodes. Default:
 	// an http.Client with a 30 s timeout.
 	FeedClient feed.HTTPDoer

@@ -49,6 +49,16 @@ func (g *Gateway) openFeed() error {
 	return nil
 }
 
+// follow adds the configured follows (a restart keeps their history and
+// re-sends the follow requests).
+func (g *Gateway) follow() {
+	for _, u := range g.cfg.FeedFollows {
+		if err := g.feed.Follow(g.ctx, feed.Follow{UID: u, Nodes: g.cfg.FeedPeers}); err != nil {
+			g.log.Warn("feed: follow", "uid", u.String(), "err", err)
+		}
+	}
+}
+
 // publicURL is PublicURL, else the address the gateway listens on.
 func (g *Gateway) publicURL() string {
 	if g.cfg.PublicURL != "" {

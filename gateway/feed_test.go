@@ -203,3 +203,52 @@ func TestFeedBoost(t *testing.T) {
 		t.Errorf("a post of a uid neither hosted nor followed made the gateway join its swarm")
 	}
 }
+
+// TestFeedFollow: a gateway that follows a uid through another gateway
+// (its feed peer) pulls the uid's post from there and fetches the content
+// it links.
+func TestFeedFollow(t *testing.T) {
+	data := randomContent(200<<10, 5)
+	s := startSeeder(t, data, false)
+	pub := newIdentity(t)
+	home := startGateway(t, Config{})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := feed.Publish(ctx, http.DefaultClient, home.base, signedPost(t, pub, 1, "on the home gateway",
+		feed.Content{Root: s.root, ChunkSize: 1024, Length: int64(len(data)), Name: "c.bin"})); err != nil {
+		t.Fatal(err)
+	}
+	gw := startGateway(t, Config{Peers: []string{s.addr}, FeedPeers: []string{home.base}, FeedFollows: []feed.UID{pub.UID()}})
+	for {
+		var st status
+		_, body := get(t, gw.base+"/api/swarm/"+hex.EncodeToString(s.root))
+		if err := json.Unmarshal(body, &st); err != nil {
+			t.Fatal(err)
+		}
+		if st.Joined && st.Total > 0 && st.Have == st.Total {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("the followed uid's content was not fetched: %+v", st)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	var d feed.PageData
+	_, body := get(t, gw.base+"/u/"+pub.UID().String()+".json")
+	if err := json.Unmarshal(body, &d); err != nil || len(d.Posts) != 1 || d.Posts[0].Text != "on the home gateway" {
+		t.Errorf("the follower's copy of the feed: %v %s", err, body)
+	}
+	// The follow request reached the home gateway: it pushes new posts.
+	if err := feed.Publish(ctx, http.DefaultClient, home.base, signedPost(t, pub, 2, "pushed")); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, body := get(t, gw.base+"/u/"+pub.UID().String()+".json"); bytes.Contains(body, []byte(`"head":2`)) {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatal("post 2 was not pushed to the follower")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

@@ -183,7 +183,10 @@ func (g *Gateway) Run(ctx context.Context) error {
 	}
 	go g.quotaLoop(g.ctx, 10*time.Second)
 	if g.feed != nil {
-		g.feedWG.Go(func() { g.feed.Run(g.ctx) })
+		g.feedWG.Go(func() {
+			g.follow()
+			g.feed.Run(g.ctx)
+		})
 		g.feedWG.Go(g.boostLoop)
 	}
 	errc := make(chan error, 1)

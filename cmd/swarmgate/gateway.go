@@ -51,10 +51,11 @@ func runGateway(ctx context.Context, name string, args []string, demoByDefault b
 	fs.IntVar(&cfg.RTC.MaxPeers, "webrtc-max-peers", 256, "WebRTC peer connections open or being set up at once")
 	cfg.Signal.AddFlags(fs)
 	cfg.SignalHandler.AddFlags(fs)
-	var feedPeers, feedHosts listFlag
+	var feedPeers, feedHosts, feedFollows listFlag
 	fs.BoolVar(&cfg.NoFeed, "no-feed", false, "no feed node (/feed/v1/, /u/<uid>)")
 	fs.Var(&feedPeers, "feed-peer", "another feed node's base URL to pull posts from (repeatable)")
 	fs.Var(&feedHosts, "feed-host", "a uid whose posts' content the gateway fetches and seeds on arrival (repeatable)")
+	fs.Var(&feedFollows, "feed-follow", "a uid to follow through the --feed-peer nodes (or its BEP 44 head): its posts' content is fetched and seeded (repeatable)")
 	fs.StringVar(&cfg.PublicURL, "public-url", "", "the gateway's base URL as visitors reach it (feed links, pushes from other nodes; default: from --listen/--domain)")
 	fs.Float64Var(&cfg.FeedPushRate, "feed-push-rate", 2, "feed write requests per second from one address (bursts of 10x; negative: no limit)")
 	fs.Var(&seeds, "seed", "a local file to seed, pinned (repeatable)")
@@ -86,12 +87,18 @@ func runGateway(ctx context.Context, name string, args []string, demoByDefault b
 	}
 	cfg.Peers = peers
 	cfg.FeedPeers = feedPeers
-	for _, h := range feedHosts {
-		uid, err := feed.ParseUID(h)
-		if err != nil {
-			return fmt.Errorf("%w: --feed-host: %v", errUsage, err)
+	for _, l := range []struct {
+		name string
+		in   listFlag
+		out  *[]feed.UID
+	}{{"feed-host", feedHosts, &cfg.FeedHosted}, {"feed-follow", feedFollows, &cfg.FeedFollows}} {
+		for _, s := range l.in {
+			uid, err := feed.ParseUID(s)
+			if err != nil {
+				return fmt.Errorf("%w: --%s: %v", errUsage, l.name, err)
+			}
+			*l.out = append(*l.out, uid)
 		}
-		cfg.FeedHosted = append(cfg.FeedHosted, uid)
 	}
 	cfg.Bootstrap = df.bootstrapList()
 	cfg.Logger = newLogger(stderr, *verbose)
