@@ -45,7 +45,7 @@ func (g *Gateway) openFeed() error {
 	}
 	g.feed, g.feedStore = n, st
 	g.boosts = make(chan feed.Content, 64)
-	g.feedLimits = newIPLimiter(rate.Limit(g.cfg.FeedPushRate), max(int(g.cfg.FeedPushRate)*10, 1))
+	g.feedLimits = newIPLimiter(rate.Limit(g.cfg.FeedPushRate), max(int(g.cfg.FeedPushRate*10), 1))
 	return nil
 }
 

@@ -252,3 +252,17 @@ func TestFeedFollow(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestFeedRateLimit: one address gets FeedPushRate writes a second and a
+// burst of ten times that, then 429 (its posts never read).
+func TestFeedRateLimit(t *testing.T) {
+	gw := startGateway(t, Config{FeedPushRate: 1})
+	codes := map[int]int{}
+	for range 20 {
+		res, _ := pushBatch(t, gw.base, []byte{0, 1, 0})
+		codes[res.StatusCode]++
+	}
+	if codes[http.StatusTooManyRequests] < 5 || codes[http.StatusBadRequest] < 10 {
+		t.Errorf("20 pushes at once, 1/s with bursts of 10: statuses %v, want 10 or 11 400s then 429s", codes)
+	}
+}
