@@ -86,8 +86,8 @@ type PathBlocker interface {
 // LastResorter is implemented by a transport that knows some of its
 // peers are to serve only what the others do not deliver: a gateway,
 // listed to a client beside the boosters of a swarm (the peer of last
-// resort, issue 6 §5). While another peer with chunks has delivered
-// within requestTimeout, a last-resort peer is asked for at most
+// resort, issue 6 §5). While another peer holding the whole content has
+// delivered within requestTimeout, a last-resort peer is asked for at most
 // lastResortWindow chunks at a time, the most urgent first (from the
 // playhead); with no such peer it is asked as any other.
 type LastResorter interface {

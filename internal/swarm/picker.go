@@ -33,11 +33,13 @@ const (
 const lastResortWindow = minReqWindow
 
 // othersDeliver reports whether a peer other than ch, not itself of last
-// resort, is open, unchoked, has chunks and delivered some within
-// requestTimeout (or, new, has had less than that to start).
+// resort, is open, unchoked, holds every chunk and delivered some within
+// requestTimeout (or, new, has had less than that to start). Only
+// seeders count: a peer with part of the content (a browser watching
+// too) would otherwise hold the gateway back for what it cannot give.
 func (s *Swarm) othersDeliver(ch *channel, now time.Time) bool {
 	for _, o := range s.channels {
-		if o == ch || o.lastResort || o.state != stateOpen || o.peerChoking || o.peerCount == 0 {
+		if o == ch || o.lastResort || o.state != stateOpen || o.peerChoking || !o.peerSeeder() {
 			continue
 		}
 		ref := o.lastData
