@@ -253,3 +253,51 @@ func TestFullRunsAgainstMap(t *testing.T) {
 		}
 	}
 }
+
+func TestEncodeRoundTrip(t *testing.T) {
+	var s Set
+	for _, i := range []uint64{0, 5, 8191, 70000, 1 << 40} {
+		s.Add(i)
+	}
+	for i := uint64(3 * PageBits); i < 7*PageBits; i++ {
+		s.Add(i)
+	}
+	var d Set
+	if err := d.Decode(s.Encode(), 1<<41); err != nil {
+		t.Fatal(err)
+	}
+	if d.Count() != s.Count() || !slices.Equal(d.Ranges(), s.Ranges()) {
+		t.Fatalf("decoded %v (%d), want %v (%d)", d.Ranges(), d.Count(), s.Ranges(), s.Count())
+	}
+	if err := d.Decode(s.Encode(), 1<<39); err == nil {
+		t.Error("an index past maxIndex decoded")
+	}
+	var empty Set
+	if err := d.Decode(empty.Encode(), 0); err != nil || d.Count() != 0 {
+		t.Errorf("empty: %v, %d", err, d.Count())
+	}
+}
+
+func FuzzDecode(f *testing.F) {
+	var s Set
+	s.Add(3)
+	for i := uint64(PageBits); i < 3*PageBits; i++ {
+		s.Add(i)
+	}
+	f.Add(s.Encode())
+	f.Add([]byte{1, 0, 0})
+	f.Add([]byte{1, 1, 0, 5, 0})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var d Set
+		if err := d.Decode(b, 1<<30); err != nil {
+			if d.Count() != 0 {
+				t.Fatal("failed decode left bits set")
+			}
+			return
+		}
+		var r Set
+		if err := r.Decode(d.Encode(), 1<<30); err != nil || r.Count() != d.Count() || !slices.Equal(r.Ranges(), d.Ranges()) {
+			t.Fatalf("re-encode differs: %v", err)
+		}
+	})
+}
