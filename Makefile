@@ -3,7 +3,7 @@ GO      ?= go
 BIN     := bin/swarmgate
 PKGS    := ./...
 # Packages that must build for the browser (js/wasm): cgo-free.
-WASM_PKGS := ./internal/merkle ./internal/ppsp ./internal/swarm ./internal/store ./internal/link ./internal/netsim ./internal/pcapfile ./internal/rtc ./signaling ./internal/feed ./internal/stream ./internal/client
+WASM_PKGS := ./internal/merkle ./internal/ppsp ./internal/swarm ./internal/store ./internal/store/blobstore ./internal/link ./internal/netsim ./internal/pcapfile ./internal/rtc ./signaling ./internal/feed ./internal/stream ./internal/client
 
 .PHONY: help build test bench check run fuzz clean generate wasm vendor e2e
 

@@ -28,6 +28,7 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+	"sync"
 	"syscall/js"
 	"time"
 
@@ -35,6 +36,7 @@ import (
 
 	"github.com/swarmgate/swarmgate/internal/client"
 	"github.com/swarmgate/swarmgate/internal/link"
+	"github.com/swarmgate/swarmgate/internal/store/blobstore"
 )
 
 // maxRead bounds one read: the Service Worker and MediaSource paths ask
@@ -101,6 +103,13 @@ func watch(this js.Value, args []js.Value) any {
 			return nil, err
 		}
 		cfg := client.Config{SignalURL: signal, Link: l, Peer: peer}
+		if st, kind := pageStore(); st != nil {
+			cfg.Store, cfg.StorageKind = st, kind
+			// Room for this video: older ones the page no longer shows go first.
+			if budget := storageBudget(); budget > 0 {
+				st.Trim(budget, l.Root)
+			}
+		}
 		cfg.RTC.ICEServers = ice
 		if debug {
 			cfg.Logger = slog.New(slog.NewTextHandler(consoleWriter{}, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -118,6 +127,7 @@ func watch(this js.Value, args []js.Value) any {
 // handle is the JS object for one watched swarm.
 func handle(c *client.Client) js.Value {
 	h := js.Global().Get("Object").New()
+	h.Set("offline", c.Offline())
 	ctx, cancel := context.WithCancel(context.Background())
 	h.Set("size", js.FuncOf(func(this js.Value, args []js.Value) any {
 		timeout := 30 * time.Second
@@ -178,6 +188,46 @@ func handle(c *client.Client) js.Value {
 		return nil
 	}))
 	return h
+}
+
+// The page's chunk store, opened by the first watch and kept for the
+// page's life (blobstore over OPFS or IndexedDB; nil when the page has
+// neither: chunks then stay in memory).
+var (
+	storeOnce sync.Once
+	storeVal  *blobstore.Store
+	storeKind string
+)
+
+func pageStore() (*blobstore.Store, string) {
+	storeOnce.Do(func() {
+		b := openBlobs()
+		if b == nil {
+			return
+		}
+		st, err := blobstore.Open(b, blobstore.Options{})
+		if err != nil {
+			js.Global().Get("console").Call("warn", "swarmgate: local storage unusable: "+err.Error())
+			return
+		}
+		storeVal, storeKind = st, b.kind
+	})
+	return storeVal, storeKind
+}
+
+// storageBudget is how many bytes of other videos the page keeps: half of
+// what the browser grants the origin (navigator.storage.estimate), or 0
+// when it does not say.
+func storageBudget() int64 {
+	s := js.Global().Get("navigator").Get("storage")
+	if s.Type() != js.TypeObject || s.Get("estimate").Type() != js.TypeFunction {
+		return 0
+	}
+	v, err := await(s.Call("estimate"))
+	if err != nil || v.Get("quota").Type() != js.TypeNumber {
+		return 0
+	}
+	return int64(v.Get("quota").Float() / 2)
 }
 
 // consoleWriter sends the client's debug log to console.debug.

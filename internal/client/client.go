@@ -26,7 +26,13 @@ type Config struct {
 	// as the link gives them.
 	Link link.Link
 	// Store holds the chunks. Default: an in-memory store (store.NewMemory).
+	// A persistent one (the browser's blobstore) makes a link fetched
+	// before play again without the network: a leecher that finds the
+	// whole content there never dials the gateway.
 	Store store.Store
+	// StorageKind names Store for the page ("opfs", "indexeddb"). Default
+	// "memory".
+	StorageKind string
 	// Peer makes the client a peer that uploads to others and is listed
 	// for them (a desktop that allows it). Default false: a leecher.
 	Peer bool
@@ -55,10 +61,26 @@ type Client struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
+	restored uint64 // chunks the store held at the start
+	offline  bool   // complete from the store: no signaling, no peers
+
 	mu        sync.Mutex
 	connected map[string]bool
 	roles     map[string]signaling.Role // by peer ID, as the broker listed it
 	quiet     bool
+}
+
+// offlineSignaler is the signaler of a client that found everything in
+// its store: it never connects, so nothing is ever signaled.
+type offlineSignaler struct{}
+
+func (offlineSignaler) Send(context.Context, string, rtc.Signal) error {
+	return errors.New("client: offline (the content is complete in local storage)")
+}
+
+func (offlineSignaler) Recv(ctx context.Context) (string, rtc.Signal, error) {
+	<-ctx.Done()
+	return "", rtc.Signal{}, ctx.Err()
 }
 
 // Start dials the gateway's signaling, joins the swarm and starts fetching.
@@ -88,25 +110,25 @@ func Start(ctx context.Context, cfg Config) (*Client, error) {
 		return nil, err
 	}
 	c.sw = stream.Wrap(raw)
-	sc := cfg.Signal
-	sc.Role = signaling.RoleLeecher
-	if cfg.Peer {
-		sc.Role = signaling.RolePeer
+	c.restored = raw.NumVerified()
+	if in := raw.Info(); in.Length >= 0 && c.restored == uint64(in.NumChunks()) && !cfg.Peer {
+		c.offline = true
 	}
-	if sc.Logger == nil {
-		sc.Logger = cfg.Logger
-	}
-	if c.sig, err = signaling.Dial(ctx, cfg.SignalURL, sc); err != nil {
-		c.cleanup()
-		return nil, fmt.Errorf("client: signaling: %w", err)
+	if c.cfg.StorageKind == "" {
+		c.cfg.StorageKind = "memory"
 	}
 	rc := cfg.RTC
-	rc.ID, rc.Signaler = c.sig.ID(), &rtc.ClientSignaler{Client: c.sig, Other: c.onSignal}
 	if rc.Logger == nil {
 		rc.Logger = cfg.Logger
 	}
 	if !cfg.Peer {
 		rc.Accept = func(string) bool { return false } // a leecher serves nobody
+	}
+	if c.offline {
+		rc.ID, rc.Signaler = "offline", offlineSignaler{}
+	} else if err := c.dial(ctx, &rc); err != nil {
+		c.cleanup()
+		return nil, err
 	}
 	if c.rtc, err = rtc.New(rc); err != nil {
 		c.cleanup()
@@ -126,14 +148,35 @@ func Start(ctx context.Context, cfg Config) (*Client, error) {
 	}
 	c.run(func() { c.rtc.Run(c.ctx) })
 	c.run(func() { c.engine.Run(c.ctx) })
-	if err := c.sig.Join(hex.EncodeToString(cfg.Link.Root)); err != nil {
-		c.cleanup()
-		return nil, err
+	if c.sig != nil {
+		if err := c.sig.Join(hex.EncodeToString(cfg.Link.Root)); err != nil {
+			c.cleanup()
+			return nil, err
+		}
 	}
 	if !cfg.Peer {
 		c.run(c.quietWhenDone)
 	}
 	return c, nil
+}
+
+// dial opens the signaling session and points rc at it.
+func (c *Client) dial(ctx context.Context, rc *rtc.Config) error {
+	cfg := c.cfg
+	sc := cfg.Signal
+	sc.Role = signaling.RoleLeecher
+	if cfg.Peer {
+		sc.Role = signaling.RolePeer
+	}
+	if sc.Logger == nil {
+		sc.Logger = cfg.Logger
+	}
+	var err error
+	if c.sig, err = signaling.Dial(ctx, cfg.SignalURL, sc); err != nil {
+		return fmt.Errorf("client: signaling: %w", err)
+	}
+	rc.ID, rc.Signaler = c.sig.ID(), &rtc.ClientSignaler{Client: c.sig, Other: c.onSignal}
+	return nil
 }
 
 func (c *Client) run(f func()) {
@@ -192,7 +235,9 @@ func (c *Client) quietWhenDone() {
 	case <-t.C:
 	}
 	c.rtc.Close()
-	c.sig.Close()
+	if c.sig != nil {
+		c.sig.Close()
+	}
 }
 
 // PeerStatus is one peer as the page shows it.
@@ -225,6 +270,12 @@ type Status struct {
 	Retransmits uint64 `json:"retransmits"`
 	Done        bool   `json:"done"`
 	Quiet       bool   `json:"quiet"` // network side closed
+	// Storage is where the chunks live ("opfs", "indexeddb", "memory");
+	// Restored the chunks found there at the start, re-verified as read;
+	// Offline that they were all of them, so no network was used.
+	Storage  string `json:"storage"`
+	Restored uint64 `json:"restored"`
+	Offline  bool   `json:"offline"`
 }
 
 // Status reports progress, peers and byte counts; cells bounds the
@@ -243,6 +294,7 @@ func (c *Client) Status(cells int) Status {
 	ts := c.rtc.Stats()
 	st.BytesSent, st.BytesRecv, st.MsgsSent, st.DropsRecv = ts.BytesSent, ts.BytesRecv, ts.MsgsSent, ts.DropsRecv
 	st.Retransmits = ss.Retransmits
+	st.Storage, st.Restored, st.Offline = c.cfg.StorageKind, c.restored, c.offline
 	select {
 	case <-c.s.Done():
 		st.Done = true
@@ -279,6 +331,10 @@ func (c *Client) Swarm() *swarm.Swarm { return c.s }
 
 // Done is closed when every chunk is verified and stored.
 func (c *Client) Done() <-chan struct{} { return c.s.Done() }
+
+// Offline reports whether the client found the whole content in its
+// store at the start and so never touched the network.
+func (c *Client) Offline() bool { return c.offline }
 
 // Quiet reports whether the client has closed its network side.
 func (c *Client) Quiet() bool {

@@ -239,6 +239,38 @@ try {
     await ctx.close();
   });
 
+  await check("a link fetched before plays again from the tab's storage, re-verified, with no network", async () => {
+    const ctx = await browser.newContext();
+    await ctx.addInitScript(instrument);
+    const p1 = await ctx.newPage();
+    await p1.goto(base + pagePath + "&autoplay=1");
+    await until(p1, "the download to complete and the page to go quiet", () => swarmgatePage.last && swarmgatePage.last.done && swarmgatePage.last.quiet);
+    const s1 = await p1.evaluate(() => swarmgatePage.last);
+    if (s1.storage !== "opfs") throw new Error(`chunks kept in ${s1.storage}, want the Origin Private File System`);
+    if (s1.restored !== 0) throw new Error(`a fresh context restored ${s1.restored} chunks`);
+    await p1.close();
+    const p2 = await ctx.newPage();
+    const t0 = Date.now();
+    await p2.goto(base + pagePath + "&autoplay=1");
+    await until(p2, "the Service Worker path", () => window.swarmgatePage && swarmgatePage.mode === "sw");
+    await until(p2, "the first frame", () => swarmgatePage.firstFrameMs >= 0);
+    figures.reopen_first_frame_from_open_ms = Date.now() - t0;
+    await plays(p2, "playback from storage");
+    await until(p2, "the status to say offline", () => swarmgatePage.last && swarmgatePage.last.offline);
+    const s2 = await p2.evaluate(() => swarmgatePage.last);
+    if (s2.restored !== s2.total || !s2.done) throw new Error(`restored ${s2.restored} of ${s2.total} chunks`);
+    const net = await p2.evaluate(() => ({ pcs: __net.pcs.length, sockets: __net.sockets.length, sent: __net.sent }));
+    if (net.pcs || net.sockets || net.sent || s2.bytesRecv) throw new Error(`the reopened page used the network: ${JSON.stringify(net)}, ${s2.bytesRecv} bytes received`);
+    if (!/no network used/.test(await p2.textContent("#mode"))) throw new Error("the page does not say it plays from storage");
+    const got = await p2.evaluate(async ([root, mt]) => {
+      const b = await (await fetch(`/stream/${root}?mt=${encodeURIComponent(mt)}`)).arrayBuffer();
+      const d = await crypto.subtle.digest("SHA-256", b);
+      return [...new Uint8Array(d)].map((x) => x.toString(16).padStart(2, "0")).join("");
+    }, [root, mt]);
+    if (got !== sha256) throw new Error(`stream from storage digest ${got}, file ${sha256}`);
+    await ctx.close();
+  });
+
   await check("a page without WebRTC falls back to /raw/ and says so", async () => {
     const ctx = await browser.newContext();
     await ctx.addInitScript(() => { delete window.RTCPeerConnection; });
@@ -332,6 +364,9 @@ try {
     await until(page, "the MediaSource path", () => window.swarmgatePage && swarmgatePage.mode === "mse");
     await plays(page, "playback through MediaSource");
     figures.mse_first_frame_ms = Math.round(await page.evaluate(() => swarmgatePage.firstFrameMs));
+    await until(page, "the status", () => swarmgatePage.last && swarmgatePage.last.storage);
+    const kind = await page.evaluate(() => swarmgatePage.last.storage);
+    if (kind !== "indexeddb") throw new Error(`an insecure page keeps chunks in ${kind}, want IndexedDB`);
     await b.close();
   });
 } catch (err) {

@@ -84,7 +84,9 @@
     document.getElementById("from-peers").textContent = fmtBytes(s.fromPeers);
     document.getElementById("from-gateway").textContent = fmtBytes(s.fromGateway);
     document.getElementById("uploaded").textContent = fmtBytes(s.uploaded);
-    statusEl.textContent = s.have + " of " + s.total + " chunks verified in this tab" + (s.done ? " · complete; connections closed" : "");
+    statusEl.textContent = s.have + " of " + s.total + " chunks verified in this tab" +
+      (s.restored ? " · " + s.restored + " from this device's storage" : "") +
+      (s.offline ? " · no network used" : s.done ? " · complete; connections closed" : "");
     transfer.hidden = false;
     if (s.quiet) return; // nothing changes any more: stop polling
     if (!document.hidden) statusTimer = setTimeout(showStatus, 1000);
@@ -253,7 +255,8 @@
       mark("size");
       return useSW ? playWorker() : playMSE();
     }).then(function () {
-      say("Streaming from the swarm: every chunk verified in this tab" + (state.mode === "mse" ? " (MediaSource)." : "."));
+      if (state.handle && state.handle.offline) say("Playing from this device's storage, every chunk verified again in this tab; no network used" + (state.mode === "mse" ? " (MediaSource)." : "."));
+      else say("Streaming from the swarm: every chunk verified in this tab" + (state.mode === "mse" ? " (MediaSource)." : "."));
       watchFrames();
       if (autoplay()) player.play().catch(function () {});
     }).catch(function (err) {
