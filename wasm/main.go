@@ -27,6 +27,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"syscall/js"
@@ -43,7 +44,13 @@ import (
 // for at most this much per message.
 const maxRead = 1 << 20
 
+// memoryLimit is the Go heap's soft limit in the tab. A wasm module's
+// linear memory only grows, so the heap's peak is what the tab keeps: the
+// collector runs before the heap passes it (decision 49).
+const memoryLimit = 64 << 20
+
 func main() {
+	debug.SetMemoryLimit(memoryLimit)
 	api := js.Global().Get("Object").New()
 	api.Set("watch", js.FuncOf(watch))
 	api.Set("publish", js.FuncOf(publish))

@@ -38,6 +38,10 @@ type Config struct {
 	Peer bool
 	// MaxPeers bounds the peers connected to. Default 4.
 	MaxPeers int
+	// HashCache bounds the engine's cache of hash-tree pages when Store
+	// keeps the tree outside memory (swarm.Config.HashCache). Default
+	// 2 MiB: a client watches one video.
+	HashCache int
 	// RTC configures the WebRTC transport; ID and Signaler are filled in.
 	RTC rtc.Config
 	// Signal configures the signaling session; Role is filled in.
@@ -91,6 +95,9 @@ func Start(ctx context.Context, cfg Config) (*Client, error) {
 	if cfg.MaxPeers == 0 {
 		cfg.MaxPeers = 4
 	}
+	if cfg.HashCache == 0 {
+		cfg.HashCache = 2 << 20
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -134,7 +141,7 @@ func Start(ctx context.Context, cfg Config) (*Client, error) {
 		c.cleanup()
 		return nil, err
 	}
-	if c.engine, err = swarm.New(swarm.Config{Conn: c.rtc, Logger: cfg.Logger}); err != nil {
+	if c.engine, err = swarm.New(swarm.Config{Conn: c.rtc, Logger: cfg.Logger, HashCache: cfg.HashCache}); err != nil {
 		c.cleanup()
 		return nil, err
 	}

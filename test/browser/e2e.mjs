@@ -6,7 +6,7 @@
 //
 //   node test/browser/e2e.mjs [--clip FILE] [--only NAME]
 import { chromium } from "playwright-core";
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
@@ -186,9 +186,57 @@ async function bench(browser, runs) {
   console.log(JSON.stringify({ median: true, runs, first_frame_ms: med("first_frame_ms"), seek_frame_ms: med("seek_frame_ms"), download_ms: med("download_ms"), throughput_mibps: med("throughput_mibps"), heap_peak_mib: med("heap_peak_mib"), tab_cpu_ms_per_mib: med("tab_cpu_ms_per_mib") }));
 }
 
+// memory: the tab's memory while it plays and fetches a big file (issue 7:
+// "a 2 GiB video plays with the tab's memory bounded"): Go-WASM linear
+// memory, JS heap, the renderer's RSS and the origin's storage, sampled
+// every 5 s until the download completes or --duration seconds pass.
+async function memory(browser, seconds) {
+  const ctx = await browser.newContext();
+  const page = await ctx.newPage();
+  const cdp = await ctx.newCDPSession(page);
+  await cdp.send("Runtime.enable");
+  const rendererRSS = () => {
+    try {
+      return execFileSync("ps", ["-C", "chromium", "-o", "rss=,args="], { encoding: "utf8" }).split("\n")
+        .filter((l) => l.includes("--type=renderer") && !l.includes("--extension-process")).map((l) => Number(l.trim().split(/\s+/)[0]) * 1024)
+        .reduce((a, b) => Math.max(a, b), 0);
+    } catch { return 0; }
+  };
+  const t0 = Date.now();
+  await page.goto(base + pagePath + "&autoplay=1");
+  await until(page, "the Service Worker path", () => window.swarmgatePage && swarmgatePage.mode === "sw");
+  await plays(page, "playback");
+  const peak = { wasm: 0, heap: 0, rss: 0 };
+  const mib = (n) => +(n / 1048576).toFixed(1);
+  let last;
+  for (;;) {
+    const h = await cdp.send("Runtime.getHeapUsage");
+    const s = await page.evaluate(async () => {
+      const st = swarmgatePage.last || {}, est = await navigator.storage.estimate();
+      return { have: st.have || 0, total: st.total || 0, done: !!st.done, wasm: window.swarmgateWasmBytes ? swarmgateWasmBytes() : 0, storage: est.usage || 0, kind: st.storage };
+    });
+    const rss = rendererRSS();
+    peak.wasm = Math.max(peak.wasm, s.wasm); peak.heap = Math.max(peak.heap, h.usedSize); peak.rss = Math.max(peak.rss, rss);
+    last = { t_s: Math.round((Date.now() - t0) / 1000), fetched_mib: mib(s.have * 1024), of_mib: mib(s.total * 1024), wasm_mib: mib(s.wasm), js_heap_mib: mib(h.usedSize), renderer_rss_mib: mib(rss), storage_mib: mib(s.storage), storage: s.kind };
+    console.log(JSON.stringify(last));
+    if (s.done || Date.now() - t0 > seconds * 1000) break;
+    // Move the playhead around the file, as seeks do.
+    if (s.total) await page.evaluate((off) => swarmgatePage.handle && swarmgatePage.handle.read(off, 65536, 30000).catch(() => {}), Math.floor(Math.random() * s.total) * 1024);
+    await sleep(5000);
+  }
+  console.log(JSON.stringify({ memory: true, bytes: content.length, seconds: last.t_s, fetched_mib: last.fetched_mib, peak_wasm_mib: mib(peak.wasm), peak_js_heap_mib: mib(peak.heap), peak_renderer_rss_mib: mib(peak.rss), storage_mib: last.storage_mib }));
+  await ctx.close();
+}
+
 try {
   await waitHTTP(`${base}/healthz`, 20000);
   const browser = await launch();
+  if (args.includes("--memory")) {
+    await memory(browser, Number(opt("--duration", "900")));
+    await browser.close();
+    stopAll();
+    process.exit(0);
+  }
   if (args.includes("--bench")) {
     await bench(browser, Number(opt("--runs", "3")));
     await browser.close();

@@ -62,13 +62,14 @@ type Options struct {
 	// of the chunk size). Default 1 MiB.
 	BlockBytes int
 	// CacheBytes bounds the clean content blocks kept in memory per swarm
-	// (dirty ones stay until flushed). Default 4 MiB.
+	// (dirty ones stay until flushed). Default 2 MiB.
 	CacheBytes int
 	// HashCacheBytes bounds the clean hash groups kept in memory per swarm.
-	// Default 2 MiB.
+	// Default 1 MiB.
 	HashCacheBytes int
 	// MaxDirty is how many dirty bytes of one swarm start a flush at once
-	// rather than at the next interval. Default 8 MiB.
+	// rather than at the next interval; twice as many make the writer
+	// wait for the flush (storage slower than the network). Default 4 MiB.
 	MaxDirty int
 	// FlushInterval is the period of the background flush. Default 1 s;
 	// negative: only on Flush, Close and MaxDirty.
@@ -87,13 +88,13 @@ func (o *Options) setDefaults() {
 		o.BlockBytes = 1 << 20
 	}
 	if o.CacheBytes <= 0 {
-		o.CacheBytes = 4 << 20
+		o.CacheBytes = 2 << 20
 	}
 	if o.HashCacheBytes <= 0 {
-		o.HashCacheBytes = 2 << 20
+		o.HashCacheBytes = 1 << 20
 	}
 	if o.MaxDirty <= 0 {
-		o.MaxDirty = 8 << 20
+		o.MaxDirty = 4 << 20
 	}
 	if o.FlushInterval == 0 {
 		o.FlushInterval = time.Second

@@ -168,9 +168,17 @@ func (h *handle) WriteChunk(c uint64, p []byte) error {
 	sw.have.Add(c)
 	sw.proven.Add(c)
 	sw.haveDirty = true
-	over := sw.dirty >= sw.st.opt.MaxDirty
+	over, full := sw.dirty >= sw.st.opt.MaxDirty, sw.dirty >= 2*sw.st.opt.MaxDirty
 	sw.mu.Unlock()
-	if over {
+	switch {
+	case full:
+		// Storage is slower than the network: write now, which holds the
+		// caller (the engine) back to the speed of the storage rather
+		// than letting memory grow.
+		if err := sw.flush(); err != nil {
+			return err
+		}
+	case over:
 		select {
 		case sw.st.kick <- struct{}{}:
 		default:

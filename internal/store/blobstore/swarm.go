@@ -95,6 +95,20 @@ func (s *Store) load(ib infoBlob) (*swarm, error) {
 func blockName(k uint64) string { return "c" + strconv.FormatUint(k, 10) }
 func groupName(k uint64) string { return "h" + strconv.FormatUint(k, 10) }
 
+// blockFull reports whether every chunk of block k is verified: nothing
+// writes into it any more, so a flush may write its bytes uncopied.
+func (sw *swarm) blockFull(k uint64) bool {
+	n := uint64(sw.info.NumChunks())
+	first := k * sw.blockN
+	last := min(first+sw.blockN, n) - 1
+	for c := first; c <= last; c++ {
+		if !sw.have.Has(c) {
+			return false
+		}
+	}
+	return true
+}
+
 func (sw *swarm) blockBytes() int { return int(sw.blockN) * int(sw.info.ChunkSize) }
 
 // usedLen is how many bytes of block k the content covers now.
@@ -218,12 +232,19 @@ func (sw *swarm) flush() error {
 			if !b.dirty {
 				continue
 			}
-			n := len(b.data)
+			n, data := len(b.data), b.data
 			if !b.hash {
-				n = sw.usedLen(uint64(mustIndex(b.name)))
+				k := mustIndex(b.name)
+				n = sw.usedLen(k)
+				data = b.data[:n]
+				if !sw.blockFull(k) {
+					data = bytes.Clone(data) // chunks may still be written into it
+				}
+			} else {
+				data = bytes.Clone(data)
 			}
 			snap.blobs = append(snap.blobs, b)
-			snap.data = append(snap.data, bytes.Clone(b.data[:n]))
+			snap.data = append(snap.data, data)
 			snap.vers = append(snap.vers, b.ver)
 		}
 	}
