@@ -22,6 +22,11 @@ func Wrap(sw store.Swarm) *Swarm {
 	return &Swarm{Swarm: sw, ch: make(chan struct{})}
 }
 
+// Unwrap returns the wrapped swarm: the engine looks there for the
+// store's optional interfaces (store.HashReader: a tree kept in a file and
+// read through the engine's bounded cache, not loaded whole).
+func (n *Swarm) Unwrap() store.Swarm { return n.Swarm }
+
 // Changed returns a channel closed at the next stored chunk or length
 // change. Take it before checking the condition waited for.
 func (n *Swarm) Changed() <-chan struct{} {

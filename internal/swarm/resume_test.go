@@ -365,3 +365,33 @@ func TestInteropResumedLeecherVsLibswiftSeeder(t *testing.T) {
 		})
 	}
 }
+
+// unwrapper is a store.Swarm wrapper as stream.Swarm is.
+type unwrapper struct{ store.Swarm }
+
+func (u unwrapper) Unwrap() store.Swarm { return u.Swarm }
+
+// TestPagedThroughWrapper: a store wrapped (the gateway's and the client's
+// stream.Swarm) still gets the tree read on demand, not loaded whole.
+func TestPagedThroughWrapper(t *testing.T) {
+	st := openSQLite(t, t.TempDir())
+	defer st.Close()
+	data := resumeContent(100, 3)
+	path := filepath.Join(t.TempDir(), "c")
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sw, _, err := Import(st, bytes.NewReader(data), int64(len(data)), store.Info{Path: path, ChunkSize: 1024}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sw.Close()
+	n := startEngine(t, nil, nil)
+	s, err := n.e.Add(SwarmConfig{Store: unwrapper{sw}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !s.paged {
+		t.Error("a wrapped sqlitestore swarm is not paged: its whole tree is on the heap")
+	}
+}

@@ -129,8 +129,16 @@ func (e *Engine) Add(cfg SwarmConfig) (*Swarm, error) {
 	info := cfg.Store.Info()
 	opts := merkle.Options{HashFunc: merkle.HashFunc(info.HashFunc), ChunkSize: int(info.ChunkSize)}
 	var paged bool
-	if ns, ok := cfg.Store.(merkle.NodeStore); ok {
-		if _, ok := cfg.Store.(store.HashReader); ok {
+	inner := cfg.Store
+	for {
+		u, ok := inner.(interface{ Unwrap() store.Swarm })
+		if !ok {
+			break
+		}
+		inner = u.Unwrap() // a wrapper (stream.Swarm) over the real store
+	}
+	if ns, ok := inner.(merkle.NodeStore); ok {
+		if _, ok := inner.(store.HashReader); ok {
 			// The tree stays in the store's file, read through the
 			// engine's bounded cache; hashes verified are written through.
 			opts.Nodes, opts.Cache, paged = ns, e.cache, true

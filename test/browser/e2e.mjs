@@ -56,8 +56,10 @@ async function waitHTTP(url, ms) {
   }
 }
 
-const content = fs.readFileSync(clip);
-const sha256 = createHash("sha256").update(content).digest("hex");
+// A file too big for one Buffer (--memory with 2 GiB) is not read here.
+const clipSize = fs.statSync(clip).size;
+const content = clipSize < 1 << 30 ? fs.readFileSync(clip) : null;
+const sha256 = content ? createHash("sha256").update(content).digest("hex") : "";
 const seedPort = port(), gwUDP = port() + 1, gwHTTP = port() + 2;
 const seeder = start("seeder", ["seed", "--listen", `127.0.0.1:${seedPort}`, "--state", path.join(tmp, "seed"), "--bootstrap", "none", clip]);
 const gateway = start("gateway", ["gateway", "--listen", `127.0.0.1:${gwHTTP}`, "--data", path.join(tmp, "gw"), "--udp", `127.0.0.1:${gwUDP}`,
@@ -72,7 +74,7 @@ const root = await new Promise((resolve, reject) => {
   h.on("exit", (c) => (c === 0 ? resolve(out.split("\n")[0].trim()) : reject(new Error("hash failed"))));
 });
 const mt = clip.endsWith(".webm") ? "video/webm" : "video/mp4";
-const pagePath = `/${root}?cl=${content.length}&mt=${encodeURIComponent(mt)}&n=${encodeURIComponent(path.basename(clip))}`;
+const pagePath = `/${root}?cl=${clipSize}&mt=${encodeURIComponent(mt)}&n=${encodeURIComponent(path.basename(clip))}`;
 
 const flags = (rules) => [
   "--no-sandbox", "--headless", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -112,7 +114,7 @@ const instrument = () => {
   Object.assign(window.WebSocket, { CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3 });
 };
 
-const results = [], figures = { clip: path.basename(clip), bytes: content.length };
+const results = [], figures = { clip: path.basename(clip), bytes: clipSize };
 async function check(name, f) {
   if (only && !name.includes(only)) return;
   const t0 = Date.now();
@@ -168,14 +170,14 @@ async function bench(browser, runs) {
     try { await until(page, "the download to complete", () => swarmgatePage.last && swarmgatePage.last.done, null, 300000); } finally { clearInterval(trace); }
     const s = await page.evaluate(() => ({ now: performance.now(), started: swarmgatePage.started }));
     r.download_ms = Math.round(s.now);
-    r.throughput_mibps = +(content.length / 1048576 / (s.now / 1000)).toFixed(1);
+    r.throughput_mibps = +(clipSize / 1048576 / (s.now / 1000)).toFixed(1);
     const st = await page.evaluate(() => swarmgatePage.last);
     r.leecher_uploaded_bytes = st.uploaded;
     r.heap_peak_mib = +(heapPeak / 1048576).toFixed(1);
     const pm = Object.fromEntries((await cdp.send("Performance.getMetrics")).metrics.map((m) => [m.name, m.value]));
     r.tab_task_s = +pm.TaskDuration.toFixed(2);
     r.tab_script_s = +pm.ScriptDuration.toFixed(2);
-    r.tab_cpu_ms_per_mib = Math.round(pm.TaskDuration * 1000 / (content.length / 1048576));
+    r.tab_cpu_ms_per_mib = Math.round(pm.TaskDuration * 1000 / (clipSize / 1048576));
     clearInterval(sampler);
     g.stopping = true; g.kill("SIGTERM");
     console.log(JSON.stringify(r));
@@ -224,7 +226,7 @@ async function memory(browser, seconds) {
     if (s.total) await page.evaluate((off) => swarmgatePage.handle && swarmgatePage.handle.read(off, 65536, 30000).catch(() => {}), Math.floor(Math.random() * s.total) * 1024);
     await sleep(5000);
   }
-  console.log(JSON.stringify({ memory: true, bytes: content.length, seconds: last.t_s, fetched_mib: last.fetched_mib, peak_wasm_mib: mib(peak.wasm), peak_js_heap_mib: mib(peak.heap), peak_renderer_rss_mib: mib(peak.rss), storage_mib: last.storage_mib }));
+  console.log(JSON.stringify({ memory: true, bytes: clipSize, seconds: last.t_s, fetched_mib: last.fetched_mib, peak_wasm_mib: mib(peak.wasm), peak_js_heap_mib: mib(peak.heap), peak_renderer_rss_mib: mib(peak.rss), storage_mib: last.storage_mib }));
   await ctx.close();
 }
 
@@ -270,7 +272,7 @@ try {
     await until(page, "every connection closed", () => __net.pcs.every((pc) => pc.connectionState === "closed" || pc.signalingState === "closed") && __net.sockets.every((s) => s.readyState === 3), null, 10000);
     const s = await page.evaluate(() => swarmgatePage.last);
     if (s.uploaded !== 0) throw new Error(`leecher uploaded ${s.uploaded} bytes`);
-    if (s.fromPeers + s.fromGateway !== content.length) throw new Error(`verified ${s.fromPeers + s.fromGateway} bytes of ${content.length}`);
+    if (s.fromPeers + s.fromGateway !== clipSize) throw new Error(`verified ${s.fromPeers + s.fromGateway} bytes of ${clipSize}`);
     figures.leecher_uploaded_bytes = s.uploaded;
     figures.from_gateway_bytes = s.fromGateway;
     const sent0 = await page.evaluate(() => __net.sent);
@@ -334,7 +336,7 @@ try {
   await check("publish from one page: the gateway's booster takes the whole copy, then a second page plays it with the first closed", async () => {
     // A file the gateway has never seen: the clip with 1 KiB appended
     // (players ignore bytes after the last box).
-    const pub = Buffer.concat([content, randomBytes(Math.max(1024, publishSize - content.length))]);
+    const pub = Buffer.concat([content, randomBytes(Math.max(1024, publishSize - clipSize))]);
     const pubFile = path.join(tmp, "published.mp4");
     fs.writeFileSync(pubFile, pub);
     const pubSha = createHash("sha256").update(pub).digest("hex");
