@@ -275,8 +275,12 @@ type Status struct {
 	// full); Retransmits the engine's re-requests: signs of a slow tab.
 	DropsRecv   uint64 `json:"dropsRecv"`
 	Retransmits uint64 `json:"retransmits"`
+	// PeersDropped counts peers closed for failing verification (a chunk
+	// or hash that did not verify: never stored nor played) or the protocol.
+	PeersDropped uint64 `json:"peersDropped"`
 	Done        bool   `json:"done"`
-	Quiet       bool   `json:"quiet"` // network side closed
+	Error       string `json:"error,omitempty"` // why the download stopped, when it failed (storage full, say)
+	Quiet       bool   `json:"quiet"`           // network side closed
 	// Storage is where the chunks live ("opfs", "indexeddb", "memory");
 	// Restored the chunks found there at the start, re-verified as read;
 	// Offline that they were all of them, so no network was used.
@@ -301,10 +305,15 @@ func (c *Client) Status(cells int) Status {
 	ts := c.rtc.Stats()
 	st.BytesSent, st.BytesRecv, st.MsgsSent, st.DropsRecv = ts.BytesSent, ts.BytesRecv, ts.MsgsSent, ts.DropsRecv
 	st.Retransmits = ss.Retransmits
+	st.PeersDropped = ss.PeersDropped
 	st.Storage, st.Restored, st.Offline = c.cfg.StorageKind, c.restored, c.offline
 	select {
 	case <-c.s.Done():
-		st.Done = true
+		if err := c.s.Err(); err != nil {
+			st.Error = err.Error()
+		} else {
+			st.Done = true
+		}
 	default:
 	}
 	c.mu.Lock()

@@ -192,8 +192,10 @@ async function bench(browser, runs) {
 // "a 2 GiB video plays with the tab's memory bounded"): Go-WASM linear
 // memory, JS heap, the renderer's RSS and the origin's storage, sampled
 // every 5 s until the download completes or --duration seconds pass.
-async function memory(browser, seconds) {
-  const ctx = await browser.newContext();
+async function memory(seconds) {
+  // A profile on disk: an incognito context's storage quota is a slice of
+  // memory, too small for a 2 GiB video.
+  const ctx = await chromium.launchPersistentContext(path.join(tmp, "profile"), { executablePath: path.join(here, "chromium.sh"), headless: true, args: flags() });
   const page = await ctx.newPage();
   const cdp = await ctx.newCDPSession(page);
   await cdp.send("Runtime.enable");
@@ -215,11 +217,11 @@ async function memory(browser, seconds) {
     const h = await cdp.send("Runtime.getHeapUsage");
     const s = await page.evaluate(async () => {
       const st = swarmgatePage.last || {}, est = await navigator.storage.estimate();
-      return { have: st.have || 0, total: st.total || 0, done: !!st.done, wasm: window.swarmgateWasmBytes ? swarmgateWasmBytes() : 0, storage: est.usage || 0, kind: st.storage };
+      return { have: st.have || 0, total: st.total || 0, done: !!st.done || !!st.error, error: st.error, quota: est.quota, wasm: window.swarmgateWasmBytes ? swarmgateWasmBytes() : 0, storage: est.usage || 0, kind: st.storage };
     });
     const rss = rendererRSS();
     peak.wasm = Math.max(peak.wasm, s.wasm); peak.heap = Math.max(peak.heap, h.usedSize); peak.rss = Math.max(peak.rss, rss);
-    last = { t_s: Math.round((Date.now() - t0) / 1000), fetched_mib: mib(s.have * 1024), of_mib: mib(s.total * 1024), wasm_mib: mib(s.wasm), js_heap_mib: mib(h.usedSize), renderer_rss_mib: mib(rss), storage_mib: mib(s.storage), storage: s.kind };
+    last = { t_s: Math.round((Date.now() - t0) / 1000), fetched_mib: mib(s.have * 1024), of_mib: mib(s.total * 1024), wasm_mib: mib(s.wasm), js_heap_mib: mib(h.usedSize), renderer_rss_mib: mib(rss), storage_mib: mib(s.storage), quota_mib: mib(s.quota || 0), storage: s.kind, error: s.error };
     console.log(JSON.stringify(last));
     if (s.done || Date.now() - t0 > seconds * 1000) break;
     // Move the playhead around the file, as seeks do.
@@ -234,7 +236,7 @@ try {
   await waitHTTP(`${base}/healthz`, 20000);
   const browser = await launch();
   if (args.includes("--memory")) {
-    await memory(browser, Number(opt("--duration", "900")));
+    await memory(Number(opt("--duration", "900")));
     await browser.close();
     stopAll();
     process.exit(0);
@@ -319,6 +321,45 @@ try {
     }, [root, mt]);
     if (got !== sha256) throw new Error(`stream from storage digest ${got}, file ${sha256}`);
     await ctx.close();
+  });
+
+  await check("a lying peer's corrupted chunks are never played: the tab drops it and plays the file byte for byte", async () => {
+    // A booster that keeps a signaling session with the gateway seeds a
+    // copy of the clip, then the copy is damaged on disk: it serves those
+    // bytes with the genuine tree, over WebRTC, to the page.
+    const liarFile = path.join(tmp, "liar.mp4"), liarData = path.join(tmp, "liar");
+    fs.writeFileSync(liarFile, content);
+    const liar = start("lying booster", ["booster", "--data", liarData, "--listen", `127.0.0.1:${port()}`, "--http", `127.0.0.1:${port()}`,
+      "--no-dht", "--gateway", base, "--webrtc-loopback"]);
+    try {
+      const sock = path.join(liarData, "booster.sock");
+      for (let i = 0; i < 100 && !fs.existsSync(sock); i++) await sleep(100);
+      const linkOut = execFileSync(bin, ["booster", "seed", "--data", liarData, liarFile], { encoding: "utf8" });
+      if (!linkOut.includes(root)) throw new Error(`the liar seeds ${linkOut}, not ${root}`);
+      const fd = fs.openSync(liarFile, "r+");
+      const junk = randomBytes(clipSize - 65536);
+      fs.writeSync(fd, junk, 0, junk.length, 65536); // all but the first 64 KiB
+      fs.closeSync(fd);
+      await sleep(1500); // the booster joins the swarm's room on the gateway
+      const ctx = await browser.newContext();
+      const page = await ctx.newPage();
+      await page.goto(base + pagePath + "&autoplay=1");
+      await until(page, "the Service Worker path", () => window.swarmgatePage && swarmgatePage.mode === "sw");
+      await until(page, "the download to complete", () => swarmgatePage.last && swarmgatePage.last.done);
+      await plays(page, "playback");
+      const got = await page.evaluate(async ([root, mt]) => {
+        const b = await (await fetch(`/stream/${root}?mt=${encodeURIComponent(mt)}`)).arrayBuffer();
+        const d = await crypto.subtle.digest("SHA-256", b);
+        return [...new Uint8Array(d)].map((x) => x.toString(16).padStart(2, "0")).join("");
+      }, [root, mt]);
+      if (got !== sha256) throw new Error(`played ${got}, file ${sha256}`);
+      const s = await page.evaluate(() => swarmgatePage.last);
+      figures.liar_peers_dropped = s.peersDropped;
+      if (s.peersDropped < 1) throw new Error(`the lying booster was not dropped: ${JSON.stringify(s.peers)}`);
+      await ctx.close();
+    } finally {
+      liar.stopping = true; liar.kill("SIGTERM");
+    }
   });
 
   await check("a page without WebRTC falls back to /raw/ and says so", async () => {

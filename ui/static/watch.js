@@ -88,6 +88,7 @@
       (s.restored ? " · " + s.restored + " from this device's storage" : "") +
       (s.offline ? " · no network used" : s.done ? " · complete; connections closed" : "");
     transfer.hidden = false;
+    if (s.error && state.mode !== "raw") { fallback("the swarm client stopped: " + s.error); return; }
     if (s.quiet) return; // nothing changes any more: stop polling
     if (!document.hidden) statusTimer = setTimeout(showStatus, 1000);
   }
@@ -128,13 +129,20 @@
       }, function (err) { port.postMessage({ error: String(err.message || err) }); });
     }
   }
-  function playWorker() {
+  // The worker is registered while the client loads (start), not after:
+  // a first visit installs and activates it in parallel with the wasm.
+  var workerReady = null;
+  function registerWorker() {
     var sw = navigator.serviceWorker;
     sw.addEventListener("message", onWorkerMessage);
-    return sw.register("/sw.js", { scope: "/" }).then(function () { return sw.ready; }).then(function () {
+    workerReady = sw.register("/sw.js", { scope: "/" }).then(function () { return sw.ready; }).then(function () {
       if (sw.controller) return;
       return timeout(new Promise(function (resolve) { sw.addEventListener("controllerchange", resolve, { once: true }); }), 3000, "the Service Worker did not take control");
-    }).then(function () {
+    });
+    workerReady.catch(function () {}); // reported by playWorker
+  }
+  function playWorker() {
+    return workerReady.then(function () {
       state.mode = "sw";
       player.src = "/stream/" + D.root + "?mt=" + encodeURIComponent(D.type);
     });
@@ -242,6 +250,7 @@
     say("Connecting to the swarm…");
     var signal = (location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/signal";
     mark("start");
+    if (useSW && !workerReady) registerWorker();
     timeout(loadWasm(), START_DEADLINE, "the client did not load in time").then(function () {
       mark("wasm");
       return swarmgate.watch({ link: location.href, signal: signal, peer: !!(peerBox && peerBox.checked), debug: /[?&]sg-debug=1/.test(location.search) });
