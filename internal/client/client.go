@@ -278,9 +278,9 @@ type Status struct {
 	// PeersDropped counts peers closed for failing verification (a chunk
 	// or hash that did not verify: never stored nor played) or the protocol.
 	PeersDropped uint64 `json:"peersDropped"`
-	Done        bool   `json:"done"`
-	Error       string `json:"error,omitempty"` // why the download stopped, when it failed (storage full, say)
-	Quiet       bool   `json:"quiet"`           // network side closed
+	Done         bool   `json:"done"`
+	Error        string `json:"error,omitempty"` // why the download stopped, when it failed (storage full, say)
+	Quiet        bool   `json:"quiet"`           // network side closed
 	// Storage is where the chunks live ("opfs", "indexeddb", "memory");
 	// Restored the chunks found there at the start, re-verified as read;
 	// Offline that they were all of them, so no network was used.
