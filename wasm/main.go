@@ -135,6 +135,11 @@ func watch(this js.Value, args []js.Value) any {
 func handle(c *client.Client) js.Value {
 	h := js.Global().Get("Object").New()
 	h.Set("offline", c.Offline())
+	h.Set("hold", js.FuncOf(func(this js.Value, args []js.Value) any {
+		on := len(args) > 0 && args[0].Truthy()
+		go c.Hold(on) // takes the engine's lock: never inside a callback
+		return nil
+	}))
 	ctx, cancel := context.WithCancel(context.Background())
 	h.Set("size", js.FuncOf(func(this js.Value, args []js.Value) any {
 		timeout := 30 * time.Second

@@ -348,6 +348,10 @@ func (c *Client) Swarm() *swarm.Swarm { return c.s }
 // Done is closed when every chunk is verified and stored.
 func (c *Client) Done() <-chan struct{} { return c.s.Done() }
 
+// Hold limits fetching to the window after the playhead while on (until
+// the player shows its first frame, say); off fetches the whole content.
+func (c *Client) Hold(on bool) { c.s.SetHold(on) }
+
 // Offline reports whether the client found the whole content in its
 // store at the start and so never touched the network.
 func (c *Client) Offline() bool { return c.offline }

@@ -53,6 +53,7 @@ type Swarm struct {
 
 	window   uint64
 	playhead uint64
+	hold     bool // fetch only the playhead's window (SetHold)
 
 	// Super-seeding (superseed.go).
 	superSeed   bool
@@ -335,6 +336,19 @@ func (s *Swarm) SetPlayhead(chunk uint64) {
 	s.e.mu.Lock()
 	defer s.e.mu.Unlock()
 	s.playhead = chunk
+}
+
+// SetHold, while on, limits fetching to the streaming window after the
+// playhead: a player that has not shown its first frame yet gets the
+// machine's CPU and the link for what it needs first, not for the rest of
+// the file. Off (the default) fetches everything.
+func (s *Swarm) SetHold(on bool) {
+	s.e.mu.Lock()
+	s.hold = on
+	s.e.mu.Unlock()
+	if !on {
+		s.wake()
+	}
 }
 
 // PeerInfo describes a channel.

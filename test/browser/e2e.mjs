@@ -156,10 +156,11 @@ async function bench(browser, runs) {
     const g = start("gateway", ["gateway", "--listen", `127.0.0.1:${gp}`, "--data", path.join(tmp, `gw-bench-${i}`), "--udp", `127.0.0.1:${gu}`,
       "--no-dht", "--peer", `127.0.0.1:${seedPort}`, "--webrtc-loopback"]);
     await waitHTTP(`http://127.0.0.1:${gp}/healthz`, 20000);
-    await page.goto(`http://127.0.0.1:${gp}` + pagePath + "&autoplay=1");
-    await until(page, "the Service Worker path", () => window.swarmgatePage && (swarmgatePage.mode === "sw" || swarmgatePage.mode === "raw"));
+    if (args.includes("--profile")) { await cdp.send("Profiler.enable"); await cdp.send("Profiler.setSamplingInterval", { interval: 500 }); await cdp.send("Profiler.start"); }
+    await page.goto(`http://127.0.0.1:${gp}` + pagePath + "&autoplay=1" + (args.includes("--mse") ? "&sg-sw=0" : ""));
+    await until(page, "the Service Worker or MediaSource path", () => window.swarmgatePage && ["sw", "mse", "raw"].includes(swarmgatePage.mode));
     await until(page, "one second of playback", () => document.getElementById("player").currentTime > 1);
-    const r = await page.evaluate(() => ({ mode: swarmgatePage.mode, first_frame_ms: Math.round(swarmgatePage.firstFrameNavMs), client_to_frame_ms: Math.round(swarmgatePage.firstFrameMs), marks: swarmgatePage.marks }));
+    const r = await page.evaluate((trace) => ({ mode: swarmgatePage.mode, first_frame_ms: Math.round(swarmgatePage.firstFrameNavMs), client_to_frame_ms: Math.round(swarmgatePage.firstFrameMs), marks: swarmgatePage.marks, nav: trace ? (({ requestStart, responseStart, responseEnd, domInteractive, domContentLoadedEventEnd }) => ({ requestStart, responseStart, responseEnd, domInteractive, domContentLoadedEventEnd }))(performance.getEntriesByType("navigation")[0].toJSON()) : undefined, reads: trace ? swarmgatePage.reads.slice(0, 12) : undefined }), args.includes("--trace"));
     r.seek_frame_ms = await page.evaluate(() => new Promise((resolve) => {
       const v = document.getElementById("player"), target = 0.75 * v.duration, t0 = performance.now();
       const f = (now, meta) => { if (meta.mediaTime >= target - 0.05) resolve(Math.round(performance.now() - t0)); else v.requestVideoFrameCallback(f); };
@@ -173,7 +174,17 @@ async function bench(browser, runs) {
     r.throughput_mibps = +(clipSize / 1048576 / (s.now / 1000)).toFixed(1);
     const st = await page.evaluate(() => swarmgatePage.last);
     r.leecher_uploaded_bytes = st.uploaded;
+    r.msgs_sent = st.msgsSent; r.bytes_sent = st.bytesSent; r.bytes_recv = st.bytesRecv; r.drops_recv = st.dropsRecv; r.retransmits = st.retransmits;
     r.heap_peak_mib = +(heapPeak / 1048576).toFixed(1);
+    if (args.includes("--profile")) {
+      // Self time by function over the whole run, top 25 (wasm functions by their Go names).
+      const { profile } = await cdp.send("Profiler.stop");
+      const self = new Map(), byId = new Map(profile.nodes.map((n) => [n.id, n]));
+      const dt = profile.timeDeltas, total = dt.reduce((a, b) => a + b, 0);
+      profile.samples.forEach((id, i) => { const n = byId.get(id), k = n.callFrame.functionName || n.callFrame.url || "(anon)"; self.set(k, (self.get(k) || 0) + (dt[i] || 0)); });
+      const top = [...self.entries()].sort((a, b) => b[1] - a[1]).slice(0, 25).map(([k, v]) => `${(v / 1000).toFixed(0).padStart(6)} ms ${(100 * v / total).toFixed(1).padStart(5)}%  ${k}`);
+      console.error(top.join("\n"));
+    }
     const pm = Object.fromEntries((await cdp.send("Performance.getMetrics")).metrics.map((m) => [m.name, m.value]));
     r.tab_task_s = +pm.TaskDuration.toFixed(2);
     r.tab_script_s = +pm.ScriptDuration.toFixed(2);
@@ -208,7 +219,7 @@ async function memory(seconds) {
   };
   const t0 = Date.now();
   await page.goto(base + pagePath + "&autoplay=1");
-  await until(page, "the Service Worker path", () => window.swarmgatePage && swarmgatePage.mode === "sw");
+  await until(page, "the Service Worker path", () => window.swarmgatePage && ["sw", "mse"].includes(swarmgatePage.mode));
   await plays(page, "playback");
   const peak = { wasm: 0, heap: 0, rss: 0 };
   const mib = (n) => +(n / 1048576).toFixed(1);
@@ -254,7 +265,7 @@ try {
     const page = await ctx.newPage();
     page.on("console", (m) => { if (m.type() === "error") console.error("page:", m.text()); });
     const t0 = Date.now();
-    await page.goto(base + pagePath + "&autoplay=1");
+    await page.goto(base + pagePath + "&autoplay=1&sg-mse=0");
     await until(page, "the Service Worker path", () => window.swarmgatePage && swarmgatePage.mode === "sw");
     await until(page, "the first frame", () => swarmgatePage.firstFrameMs >= 0);
     figures.first_frame_ms = Math.round(await page.evaluate(() => swarmgatePage.firstFrameMs));
@@ -304,7 +315,7 @@ try {
     const p2 = await ctx.newPage();
     const t0 = Date.now();
     await p2.goto(base + pagePath + "&autoplay=1");
-    await until(p2, "the Service Worker path", () => window.swarmgatePage && swarmgatePage.mode === "sw");
+    await until(p2, "the MediaSource path (an MP4 on a secure page)", () => window.swarmgatePage && swarmgatePage.mode === "mse");
     await until(p2, "the first frame", () => swarmgatePage.firstFrameMs >= 0);
     figures.reopen_first_frame_from_open_ms = Date.now() - t0;
     await plays(p2, "playback from storage");
@@ -344,7 +355,7 @@ try {
       const ctx = await browser.newContext();
       const page = await ctx.newPage();
       await page.goto(base + pagePath + "&autoplay=1");
-      await until(page, "the Service Worker path", () => window.swarmgatePage && swarmgatePage.mode === "sw");
+      await until(page, "the MediaSource path", () => window.swarmgatePage && swarmgatePage.mode === "mse");
       await until(page, "the download to complete", () => swarmgatePage.last && swarmgatePage.last.done);
       await plays(page, "playback");
       const got = await page.evaluate(async ([root, mt]) => {
@@ -430,7 +441,7 @@ try {
     const ctx2 = await browser.newContext();
     const p2 = await ctx2.newPage();
     await p2.goto(base + st.link + "&autoplay=1");
-    await until(p2, "the Service Worker path", () => window.swarmgatePage && swarmgatePage.mode === "sw");
+    await until(p2, "the swarm path", () => window.swarmgatePage && ["sw", "mse"].includes(swarmgatePage.mode));
     await plays(p2, "playback of the published video");
     const got = await p2.evaluate(async (root) => {
       const b = await (await fetch(`/stream/${root}?mt=video%2Fmp4`)).arrayBuffer();

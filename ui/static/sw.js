@@ -7,7 +7,7 @@
 self.addEventListener("install", function () { self.skipWaiting(); });
 self.addEventListener("activate", function (ev) { ev.waitUntil(self.clients.claim()); });
 
-var PIECE = 256 * 1024; // bytes per message to the page
+var PIECE = 1024 * 1024; // bytes per message to the page (wasm maxRead)
 
 // ask sends msg to the page over a fresh MessageChannel and resolves with
 // its answer ({error} rejects).

@@ -20,7 +20,7 @@
   var PEER_KEY = "swarmgate.peer";
   var START_DEADLINE = 6000;  // ms for the swarm to prove the size before /raw/
   var HIDDEN_QUIET = 30000;   // ms hidden before the page closes its connections
-  var state = { marks: {}, mode: "raw", reason: "", handle: null, size: -1, started: 0, firstFrameMs: -1, errors: [] };
+  var state = { marks: {}, mode: "raw", reason: "", handle: null, size: -1, started: 0, firstFrameMs: -1, errors: [], reads: [] };
   window.swarmgatePage = state; // for tests and the curious
 
   function autoplay() { return player.autoplay || /[?&]autoplay=1/.test(location.search); }
@@ -124,7 +124,9 @@
     if (!h) { port.postMessage({ error: "the swarm client is closed" }); return; }
     if (m.swarmgate === "size") { port.postMessage({ size: state.size }); return; }
     if (m.swarmgate === "read") {
+      var asked = Math.round(performance.now());
       h.read(m.offset, m.length, 30000).then(function (u8) {
+        if (state.reads.length < 40) state.reads.push([asked, Math.round(performance.now()), m.offset, u8.byteLength]);
         port.postMessage({ data: u8.buffer }, [u8.buffer]);
       }, function (err) { port.postMessage({ error: String(err.message || err) }); });
     }
@@ -144,16 +146,20 @@
   function playWorker() {
     return workerReady.then(function () {
       state.mode = "sw";
+      mark("src");
       player.src = "/stream/" + D.root + "?mt=" + encodeURIComponent(D.type);
     });
   }
 
-  // ---- playback through MediaSource (no Service Worker: plain http) ----
+  // ---- playback through MediaSource ----
+  // MP4 is remuxed to fragments by mp4box.js, loaded while the client loads.
+  var mp4box = null;
+  function loadMP4Box() { if (!mp4box) mp4box = import(D.mp4box); return mp4box; }
   function playMSE() {
     var mp4 = /mp4|quicktime/.test(D.type);
     if (!mp4 && !/webm/.test(D.type)) return Promise.reject(new Error("MediaSource plays MP4 and WebM only"));
     if (!mp4) return playMSEDirect();
-    return import(D.mp4box).then(function (MP4Box) {
+    return loadMP4Box().then(function (MP4Box) {
       var ms = new MediaSource(), h = state.handle, size = state.size;
       var file = MP4Box.createFile(), bufs = {}, queue = {}, pos = 0, reading = false, ended = false, gen = 0;
       state.mode = "mse";
@@ -194,7 +200,7 @@
               var sb = ms.addSourceBuffer(type);
               bufs[t.id] = sb; queue[t.id] = [];
               sb.addEventListener("updateend", function () { pump(t.id); });
-              file.setSegmentOptions(t.id, null, { nbSamples: 60 });
+              file.setSegmentOptions(t.id, null, { nbSamples: 15 });
             });
             if (!Object.keys(bufs).length) { reject(new Error("no track this browser plays")); return; }
             file.initializeSegmentation("per-track").forEach(function (s) { queue[s.id].push(s.buffer); pump(s.id); });
@@ -241,28 +247,43 @@
   function start() {
     if (!player) return;
     if (!window.WebAssembly || !window.RTCPeerConnection) { fallback("this browser has no WebRTC or WebAssembly"); return; }
-    var useSW = window.isSecureContext && "serviceWorker" in navigator && !/[?&]sg-sw=0/.test(location.search);
-    var useMSE = !!window.MediaSource;
-    if (!useSW && !useMSE) { fallback("this browser has neither Service Workers nor MediaSource"); return; }
+    var canSW = window.isSecureContext && "serviceWorker" in navigator && !/[?&]sg-sw=0/.test(location.search);
+    var useMSE = !!window.MediaSource && !/[?&]sg-mse=0/.test(location.search);
+    var mp4 = /mp4|quicktime/.test(D.type);
+    // MP4 plays through MediaSource wherever the browser has it: the
+    // player then needs only the init segment and one fragment for its
+    // first frame, where the Service Worker's progressive stream makes it
+    // probe about 2 MB first (decision 50). The Service Worker plays the
+    // rest (and MP4 where MediaSource is missing or refuses the codecs).
+    var useSW = canSW && !(mp4 && useMSE);
+    if (!canSW && !useMSE) { fallback("this browser has neither Service Workers nor MediaSource"); return; }
     // The swarm takes over from /raw/ before the player fetched much.
     player.removeAttribute("src"); player.load();
     state.started = performance.now();
     say("Connecting to the swarm…");
     var signal = (location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/signal";
     mark("start");
-    if (useSW && !workerReady) registerWorker();
+    if (canSW && !workerReady) registerWorker(); // the fallback of MediaSource too
+    if (!useSW && mp4) loadMP4Box().catch(function () {});
     timeout(loadWasm(), START_DEADLINE, "the client did not load in time").then(function () {
       mark("wasm");
       return swarmgate.watch({ link: location.href, signal: signal, peer: !!(peerBox && peerBox.checked), debug: /[?&]sg-debug=1/.test(location.search) });
     }).then(function (h) {
       state.handle = h;
+      // Until the first frame, fetch only what the player needs next.
+      if (h.hold && !/[?&]sg-hold=0/.test(location.search)) h.hold(true);
       mark("joined");
       showStatus();
       return h.size(START_DEADLINE);
     }).then(function (size) {
       state.size = size;
       mark("size");
-      return useSW ? playWorker() : playMSE();
+      if (useSW) return playWorker();
+      return playMSE().catch(function (err) {
+        if (!canSW) throw err;
+        state.errors.push("MediaSource: " + (err && err.message || err));
+        return playWorker();
+      });
     }).then(function () {
       if (state.handle && state.handle.offline) say("Playing from this device's storage, every chunk verified again in this tab; no network used" + (state.mode === "mse" ? " (MediaSource)." : "."));
       else say("Streaming from the swarm: every chunk verified in this tab" + (state.mode === "mse" ? " (MediaSource)." : "."));
@@ -273,9 +294,17 @@
     });
   }
 
+  if (player) ["loadstart", "loadedmetadata", "loadeddata", "canplay", "playing", "waiting", "stalled"].forEach(function (ev) {
+    player.addEventListener(ev, function () { if (!state.marks[ev] && state.mode !== "raw") mark(ev); });
+  });
+
   function watchFrames() {
     function tick() {
-      if (player.readyState >= 2) { state.firstFrameMs = performance.now() - state.started; state.firstFrameNavMs = performance.now(); return; }
+      if (player.readyState >= 2) {
+        state.firstFrameMs = performance.now() - state.started; state.firstFrameNavMs = performance.now();
+        if (state.handle && state.handle.hold) state.handle.hold(false);
+        return;
+      }
       requestAnimationFrame(tick);
     }
     requestAnimationFrame(tick);
