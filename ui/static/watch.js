@@ -207,7 +207,12 @@
             file.start();
             resolve();
           };
-          file.onSegment = function (id, user, buffer) { if (queue[id]) { queue[id].push(buffer); pump(id); } };
+          file.onSegment = function (id, user, buffer, next) {
+            // Samples in a segment are no longer needed by mp4box: without
+            // this it keeps every byte it was given (the whole file).
+            file.releaseUsedSamples(id, next);
+            if (queue[id]) { queue[id].push(buffer); pump(id); }
+          };
           player.addEventListener("seeking", function () {
             if (!file.isProgressive && !Object.keys(bufs).length) return;
             var r = file.seek(player.currentTime, true);
