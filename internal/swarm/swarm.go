@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"time"
 
 	"github.com/swarmgate/swarmgate/internal/merkle"
@@ -54,6 +55,7 @@ type Swarm struct {
 	window   uint64
 	playhead uint64
 	hold     bool // fetch only the playhead's window (SetHold)
+	jumped   bool // the playhead jumped: refocus the requests (SetPlayhead)
 
 	// Super-seeding (superseed.go).
 	superSeed   bool
@@ -332,10 +334,54 @@ func (s *Swarm) Stats() SwarmStats {
 
 // SetPlayhead tells the picker where playback is: chunks from there on are
 // fetched in order first.
+//
+// A jump (a seek: before the playhead, or past its window) cancels the
+// requests outside the new window and asks for the new window at once:
+// peers serve requests in order (RFC 7574 §3.7), so the chunks a player
+// now waits for would otherwise come after the whole pipeline.
 func (s *Swarm) SetPlayhead(chunk uint64) {
 	s.e.mu.Lock()
 	defer s.e.mu.Unlock()
+	if chunk < s.playhead || chunk >= s.playhead+s.window {
+		s.jumped = true
+		s.wake()
+	}
 	s.playhead = chunk
+}
+
+// refocus, after a jump, cancels every request outside the playhead's new
+// window, so that topUp can fill the pipelines from there.
+func (s *Swarm) refocus() {
+	s.jumped = false
+	n := s.tree.NumChunks()
+	if n == 0 || s.have == nil {
+		return
+	}
+	start := s.have.nextClear(min(s.playhead, n-1), n)
+	end := min(start+s.window, n)
+	var drop []uint64
+	for c := range s.req {
+		if c < start || c >= end {
+			drop = append(drop, c)
+		}
+	}
+	slices.Sort(drop)
+	touched := map[*channel]bool{}
+	for _, c := range drop {
+		r := s.req[c]
+		for _, o := range r.owners {
+			if o != nil {
+				o.outstanding--
+				o.queueCancel(c)
+				touched[o] = true
+			}
+		}
+		delete(s.req, c)
+		s.reqd.clear(c)
+	}
+	for ch := range touched {
+		ch.flush()
+	}
 }
 
 // SetHold, while on, limits fetching to the streaming window after the
@@ -658,6 +704,9 @@ func (s *Swarm) tick(now time.Time) {
 		return
 	}
 	s.dormant = false
+	if s.jumped {
+		s.refocus()
+	}
 	for _, ch := range s.channels {
 		ch.tick(now)
 	}

@@ -167,6 +167,7 @@ async function bench(browser, runs) {
       v.requestVideoFrameCallback(f);
       v.currentTime = target;
     }));
+    if (args.includes("--trace")) r.seek_marks = await page.evaluate(() => swarmgatePage.marks);
     const trace = setInterval(() => page.evaluate(() => { const s = swarmgatePage.last || {}; return JSON.stringify({ t: Math.round(performance.now()), mode: swarmgatePage.mode, have: s.have, total: s.total, drops: s.dropsRecv, rtx: s.retransmits, recv: s.bytesRecv }); }).then((x) => args.includes("--trace") && console.error(x)).catch(() => {}), 2000);
     try { await until(page, "the download to complete", () => swarmgatePage.last && swarmgatePage.last.done, null, 300000); } finally { clearInterval(trace); }
     const s = await page.evaluate(() => ({ now: performance.now(), started: swarmgatePage.started }));

@@ -161,7 +161,7 @@
     if (!mp4) return playMSEDirect();
     return loadMP4Box().then(function (MP4Box) {
       var ms = new MediaSource(), h = state.handle, size = state.size;
-      var file = MP4Box.createFile(), bufs = {}, queue = {}, pos = 0, reading = false, ended = false, gen = 0;
+      var file = MP4Box.createFile(), bufs = {}, queue = {}, pos = 0, reading = false, ended = false, gen = 0, seeked = false;
       state.mode = "mse";
       player.src = URL.createObjectURL(ms);
       function pump(id) {
@@ -183,6 +183,7 @@
           reading = false;
           if (g !== gen) { feed(); return; }
           if (!u8.byteLength) { ended = true; file.flush(); return; }
+          if (seeked && !state.marks.seekData) mark("seekData");
           var next = file.appendBuffer(MP4Box.MP4BoxBuffer.fromArrayBuffer(u8.buffer, at));
           pos = next > at ? next : at + u8.byteLength;
           if (pos >= size) { ended = true; file.flush(); return; }
@@ -211,12 +212,14 @@
             // Samples in a segment are no longer needed by mp4box: without
             // this it keeps every byte it was given (the whole file).
             file.releaseUsedSamples(id, next);
+            if (seeked && !state.marks.seekSegment) mark("seekSegment");
             if (queue[id]) { queue[id].push(buffer); pump(id); }
           };
           player.addEventListener("seeking", function () {
             if (!file.isProgressive && !Object.keys(bufs).length) return;
             var r = file.seek(player.currentTime, true);
-            gen++; pos = r.offset; ended = false;
+            gen++; pos = r.offset; ended = false; seeked = true;
+            mark("seek");
             feed();
           });
           feed();
