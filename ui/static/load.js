@@ -14,23 +14,29 @@
   }
   window.swarmgateLoad = function (wasmExec, wasm) {
     if (ready) return ready;
-    ready = loadScript(wasmExec).then(function () {
+    // The module compiles while wasm_exec.js loads (and, on the link
+    // page, while the page parses: see the end of this file).
+    var mod = WebAssembly.compileStreaming
+      ? WebAssembly.compileStreaming(fetch(wasm))
+      : fetch(wasm).then(function (r) { return r.arrayBuffer(); }).then(function (b) { return WebAssembly.compile(b); });
+    ready = Promise.all([loadScript(wasmExec), mod]).then(function (v) {
       return new Promise(function (resolve, reject) {
         window.swarmgateReady = resolve;
         var go = new Go();
-        var inst = WebAssembly.instantiateStreaming
-          ? WebAssembly.instantiateStreaming(fetch(wasm), go.importObject)
-          : fetch(wasm).then(function (r) { return r.arrayBuffer(); }).then(function (b) { return WebAssembly.instantiate(b, go.importObject); });
-        inst.then(function (r) {
+        WebAssembly.instantiate(v[1], go.importObject).then(function (inst) {
           // The Go heap's linear memory (it only grows): for tests and the curious.
-          window.swarmgateWasmBytes = function () { return r.instance.exports.mem.buffer.byteLength; };
+          window.swarmgateWasmBytes = function () { return inst.exports.mem.buffer.byteLength; };
           window.swarmgateGoRefs = function () { var n = 0, b = 0; go._values.forEach(function (v) { if (v !== undefined) { n++; if (v && v.byteLength) b += v.byteLength; } }); return [n, b]; };
-          go.run(r.instance);
+          go.run(inst);
         }, reject);
       });
     });
     return ready;
   };
+  // A page that includes this script in its head with data-wasm and
+  // data-wasm-exec starts the client at once, before its body is parsed.
+  var me = document.currentScript;
+  if (me && me.dataset.wasm && me.dataset.wasmExec) window.swarmgateLoad(me.dataset.wasmExec, me.dataset.wasm).catch(function () {});
 
   // swarmgateBlobs() opens the tab's chunk storage for the Go client
   // (internal/store/blobstore's Blobs): the Origin Private File System
