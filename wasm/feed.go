@@ -8,8 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
 	"strconv"
 	"strings"
 	"syscall/js"
@@ -57,8 +55,7 @@ func postToFeed(ctx context.Context, l link.Link, text string) (any, error) {
 		return nil, err
 	}
 	base := js.Global().Get("location").Get("origin").String()
-	c := &http.Client{Timeout: 15 * time.Second}
-	seq, err := nextSeq(ctx, c, base, id.UID())
+	seq, err := nextSeq(ctx, base, id.UID())
 	if err != nil {
 		return nil, err
 	}
@@ -68,7 +65,11 @@ func postToFeed(ctx context.Context, l link.Link, text string) (any, error) {
 		return nil, err
 	}
 	storage().Call("setItem", feedSeqItem, strconv.FormatUint(seq, 10))
-	if err := feed.Publish(ctx, c, base, raw); err != nil {
+	status, text2, body, err := fetch(ctx, "POST", base+"/feed/v1/posts", feed.BatchType, feed.AppendBatch(nil, raw), feed.MaxPushAnswer)
+	if err != nil {
+		return nil, fmt.Errorf("the gateway's feed: %w", err)
+	}
+	if err := feed.CheckPushAnswer(base, status, text2, body); err != nil {
 		return nil, err
 	}
 	o := js.Global().Get("Object").New()
@@ -108,28 +109,58 @@ func browserIdentity() (*feed.Identity, error) {
 
 // nextSeq is one above both what the gateway holds for uid and what this
 // browser last signed.
-func nextSeq(ctx context.Context, c *http.Client, base string, uid feed.UID) (uint64, error) {
+func nextSeq(ctx context.Context, base string, uid feed.UID) (uint64, error) {
 	var local uint64
 	if v := storage().Call("getItem", feedSeqItem); v.Type() == js.TypeString {
 		local, _ = strconv.ParseUint(v.String(), 10, 64)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/feed/v1/head/"+uid.String(), nil)
-	if err != nil {
-		return 0, err
-	}
-	res, err := c.Do(req)
+	status, text, body, err := fetch(ctx, "GET", base+"/feed/v1/head/"+uid.String(), "", nil, 4096)
 	if err != nil {
 		return 0, fmt.Errorf("the gateway's feed: %w", err)
 	}
-	defer res.Body.Close()
-	if res.StatusCode != http.StatusOK {
-		return 0, fmt.Errorf("the gateway's feed: %s (is its feed node off?)", res.Status)
+	if status != 200 {
+		return 0, fmt.Errorf("the gateway's feed: %d %s (is its feed node off?)", status, text)
 	}
 	var h struct{ Seq uint64 }
-	if err := json.NewDecoder(io.LimitReader(res.Body, 4096)).Decode(&h); err != nil {
+	if err := json.Unmarshal(body, &h); err != nil {
 		return 0, fmt.Errorf("the gateway's feed head: %v", err)
 	}
 	return max(local, h.Seq) + 1, nil
+}
+
+// fetch is one HTTP request through the browser's fetch (the client links
+// no net/http: it would double the module's size). It returns the status,
+// its text and at most limit bytes of the body.
+func fetch(ctx context.Context, method, url, ctype string, body []byte, limit int) (int, string, []byte, error) {
+	opt := js.Global().Get("Object").New()
+	opt.Set("method", method)
+	opt.Set("cache", "no-store")
+	if body != nil {
+		u := js.Global().Get("Uint8Array").New(len(body))
+		js.CopyBytesToJS(u, body)
+		opt.Set("body", u)
+		hdr := js.Global().Get("Object").New()
+		hdr.Set("Content-Type", ctype)
+		opt.Set("headers", hdr)
+	}
+	if d, ok := ctx.Deadline(); ok {
+		if ts := js.Global().Get("AbortSignal"); ts.Truthy() && ts.Get("timeout").Type() == js.TypeFunction {
+			opt.Set("signal", ts.Call("timeout", max(1, time.Until(d).Milliseconds())))
+		}
+	}
+	res, err := await(js.Global().Call("fetch", url, opt))
+	if err != nil {
+		return 0, "", nil, err
+	}
+	buf, err := await(res.Call("arrayBuffer"))
+	if err != nil {
+		return 0, "", nil, err
+	}
+	u := js.Global().Get("Uint8Array").New(buf)
+	n := min(u.Get("byteLength").Int(), limit)
+	b := make([]byte, n)
+	js.CopyBytesToGo(b, u.Call("subarray", 0, n))
+	return res.Get("status").Int(), res.Get("statusText").String(), b, nil
 }
 
 // postContent is the post's link to l, within the post encoding's

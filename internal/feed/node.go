@@ -1,3 +1,5 @@
+//go:build !js
+
 package feed
 
 import (
@@ -657,22 +659,6 @@ func Publish(ctx context.Context, c HTTPDoer, node string, raw []byte) error {
 		return err
 	}
 	defer res.Body.Close()
-	b, _ := io.ReadAll(io.LimitReader(res.Body, 4096))
-	if res.StatusCode != http.StatusOK {
-		return fmt.Errorf("node %s: %s: %s", node, res.Status, strings.TrimSpace(string(b)))
-	}
-	var ans pushAnswer
-	if err := json.Unmarshal(b, &ans); err != nil {
-		return fmt.Errorf("node %s: %v", node, err)
-	}
-	if len(ans.Errors) > 0 {
-		return fmt.Errorf("node %s refused the post: %s", node, ans.Errors[0])
-	}
-	return nil
-}
-
-// pushAnswer is the JSON answer to a push.
-type pushAnswer struct {
-	New    int      `json:"new"`
-	Errors []string `json:"errors,omitempty"`
+	b, _ := io.ReadAll(io.LimitReader(res.Body, MaxPushAnswer))
+	return CheckPushAnswer(node, res.StatusCode, res.Status, b)
 }

@@ -62,29 +62,3 @@ func (p *Post) View(base string) PostView {
 	}
 	return v
 }
-
-// Page gathers the page data of uid: its newest limit posts.
-func (n *Node) Page(uid UID, limit int) (PageData, error) {
-	d := PageData{UID: uid.String(), Fingerprint: uid.Fingerprint(), Posts: []PostView{}}
-	var err error
-	if d.Head, err = n.st.Head(uid); err != nil {
-		return d, err
-	}
-	if r, ok, err := n.st.Flagged(uid); err != nil {
-		return d, err
-	} else if ok {
-		d.Flagged = r
-	}
-	raws, err := n.st.Recent(uid, limit)
-	if err != nil {
-		return d, err
-	}
-	for _, raw := range raws {
-		p, err := ParsePost(raw, Limits{MaxText: maxTextBytes})
-		if err != nil {
-			continue // never show what does not verify
-		}
-		d.Posts = append(d.Posts, p.View(n.cfg.LinkBase))
-	}
-	return d, nil
-}

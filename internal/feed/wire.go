@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -103,4 +104,30 @@ func msTime(ms int64) time.Time {
 		return time.Time{}
 	}
 	return time.UnixMilli(ms)
+}
+
+// pushAnswer is the JSON answer to a push.
+type pushAnswer struct {
+	New    int      `json:"new"`
+	Errors []string `json:"errors,omitempty"`
+}
+
+// MaxPushAnswer bounds the answer to a push that a publisher reads.
+const MaxPushAnswer = 4096
+
+// CheckPushAnswer reads a node's answer to a push of one post (HTTP
+// status and body, at most MaxPushAnswer bytes): nil when the node took
+// it. Shared by Publish and the browser, which sends with fetch.
+func CheckPushAnswer(node string, status int, statusText string, body []byte) error {
+	if status != 200 {
+		return fmt.Errorf("node %s: %s: %s", node, statusText, strings.TrimSpace(string(body)))
+	}
+	var ans pushAnswer
+	if err := json.Unmarshal(body, &ans); err != nil {
+		return fmt.Errorf("node %s: %v", node, err)
+	}
+	if len(ans.Errors) > 0 {
+		return fmt.Errorf("node %s refused the post: %s", node, ans.Errors[0])
+	}
+	return nil
 }
