@@ -72,28 +72,6 @@ func FuzzParsePullRequest(f *testing.F) {
 	})
 }
 
-func FuzzParseOPML(f *testing.F) {
-	var buf bytes.Buffer
-	WriteOPML(&buf, "t", []Follow{{UID: testIdentity(f, 1).UID(), Name: "a", Nodes: []string{"http://127.0.0.1:1"}}})
-	f.Add(buf.Bytes())
-	f.Fuzz(func(t *testing.T, b []byte) {
-		fs, err := ParseOPML(b)
-		if err != nil {
-			return
-		}
-		for _, x := range fs {
-			if len(x.Nodes) > MaxHeadNodes {
-				t.Fatal("too many nodes")
-			}
-			for _, n := range x.Nodes {
-				if checkNodeURL(n) != nil {
-					t.Fatalf("bad node %q kept", n)
-				}
-			}
-		}
-	})
-}
-
 func FuzzHeadValue(f *testing.F) {
 	v, _ := encodeHeadValue([]string{"http://127.0.0.1:1", "https://gw.example"})
 	f.Add(v)
