@@ -518,6 +518,11 @@ func killAt(t *testing.T, args []string, pct float64) (bool, float64, string) {
 	deadline.Stop()
 	get.Wait()
 	if killedAt < 0 {
+		// Not killed: the get must have completed, not failed (a failed
+		// run would otherwise be taken for a complete one).
+		if !get.ProcessState.Success() {
+			t.Fatalf("the get ended before %.0f%% without completing: %v; stderr:\n%s", pct, get.ProcessState, log.String())
+		}
 		return false, 0, log.String()
 	}
 	if ws, _ := get.ProcessState.Sys().(syscall.WaitStatus); !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
