@@ -68,19 +68,7 @@ func (s *Swarm) shed(ch *channel, keep int) {
 	}
 	slices.Sort(mine)
 	for _, c := range mine[keep:] {
-		r := s.req[c]
-		for i, o := range r.owners {
-			if o == ch {
-				r.owners[i] = nil
-				ch.outstanding--
-			}
-		}
-		if r.owners[0] == nil && r.owners[1] == nil {
-			delete(s.req, c)
-			s.reqd.clear(c)
-		} else if r.owners[0] == nil {
-			r.owners[0], r.owners[1] = r.owners[1], nil
-		}
+		s.disown(c, s.req[c], ch)
 		ch.queueCancel(c)
 	}
 	ch.flush()

@@ -370,14 +370,11 @@ func (s *Swarm) refocus() {
 	for _, c := range drop {
 		r := s.req[c]
 		for _, o := range r.owners {
-			if o != nil {
-				o.outstanding--
+			if o != nil && s.disown(c, r, o) {
 				o.queueCancel(c)
 				touched[o] = true
 			}
 		}
-		delete(s.req, c)
-		s.reqd.clear(c)
 	}
 	for ch := range touched {
 		ch.flush()
@@ -678,20 +675,29 @@ func (s *Swarm) flushHaves() {
 // release forgets every request owned by ch, so others can take them.
 func (s *Swarm) release(ch *channel) {
 	for c, r := range s.req {
-		for i, o := range r.owners {
-			if o == ch {
-				r.owners[i] = nil
-				ch.outstanding--
-			}
-		}
-		if r.owners[0] == nil && r.owners[1] == nil {
-			delete(s.req, c)
-			s.reqd.clear(c)
-		} else if r.owners[0] == nil {
-			r.owners[0], r.owners[1] = r.owners[1], nil
-		}
+		s.disown(c, r, ch)
 	}
 	ch.outstanding = 0
+}
+
+// disown removes ch from the owners of request r (of chunk c), forgetting
+// the request when nobody owns it any more. It reports whether ch owned it.
+func (s *Swarm) disown(c uint64, r *request, ch *channel) bool {
+	owned := false
+	for i, o := range r.owners {
+		if o == ch {
+			r.owners[i] = nil
+			ch.outstanding--
+			owned = true
+		}
+	}
+	if r.owners[0] == nil && r.owners[1] == nil {
+		delete(s.req, c)
+		s.reqd.clear(c)
+	} else if r.owners[0] == nil {
+		r.owners[0], r.owners[1] = r.owners[1], nil
+	}
+	return owned
 }
 
 func (s *Swarm) tick(now time.Time) {
