@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -10,9 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/swarmgate/swarmgate/booster"
@@ -33,58 +30,17 @@ func benchBoost(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
-	self, err := os.Executable()
-	if err != nil {
-		return err
-	}
 	dir, err := os.MkdirTemp("", "swarmgate-bench-boost-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	var procs []*exec.Cmd
-	defer func() {
-		for _, p := range procs {
-			p.Process.Signal(syscall.SIGTERM)
-		}
-		for _, p := range procs {
-			p.Wait()
-		}
-	}()
-	// start runs a child and returns the value after prefix on its stdout.
-	start := func(prefix string, args ...string) (string, error) {
-		cmd := exec.Command(self, args...)
-		cmd.Env = append(os.Environ(), "XDG_STATE_HOME="+dir)
-		cmd.Stderr = io.Discard
-		out, _ := cmd.StdoutPipe()
-		if err := cmd.Start(); err != nil {
-			return "", err
-		}
-		procs = append(procs, cmd)
-		got := make(chan string, 1)
-		go func() {
-			sc := bufio.NewScanner(out)
-			sent := false
-			for sc.Scan() {
-				if v, ok := strings.CutPrefix(sc.Text(), prefix); ok && !sent {
-					got <- v
-					sent = true
-				}
-			}
-			if !sent {
-				close(got)
-			}
-		}()
-		select {
-		case v, ok := <-got:
-			if !ok {
-				return "", fmt.Errorf("%v exited", args)
-			}
-			return v, nil
-		case <-time.After(60 * time.Second):
-			return "", fmt.Errorf("%v did not start", args)
-		}
+	ps, err := newBenchProcs("XDG_STATE_HOME=" + dir)
+	if err != nil {
+		return err
 	}
+	defer ps.stop()
+	start := ps.value
 	boot, err := start("", "dht-node", "--listen", "127.0.0.1:0")
 	if err != nil {
 		return err
@@ -124,7 +80,7 @@ func benchBoost(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	stats := filepath.Join(dir, "source.json")
 	t0 := time.Now()
-	pubCmd := exec.Command(self, "publish", content, "--text", "bench", "--node", home, "--key", filepath.Join(dir, "pub.key"),
+	pubCmd := exec.Command(ps.self, "publish", content, "--text", "bench", "--node", home, "--key", filepath.Join(dir, "pub.key"),
 		"--listen", "127.0.0.1:0", "--bootstrap", boot, "--poll", "1s", "--timeout", "5m", "--stats-json", stats)
 	pubCmd.Env = append(os.Environ(), "XDG_STATE_HOME="+dir)
 	pubErr := make(chan error, 1)

@@ -1,18 +1,15 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/swarmgate/swarmgate/booster"
@@ -40,65 +37,17 @@ func benchShare(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
-	self, err := os.Executable()
-	if err != nil {
-		return err
-	}
 	dir, err := os.MkdirTemp("", "swarmgate-bench-share-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	var procs []*exec.Cmd
-	defer func() {
-		for _, p := range procs {
-			p.Process.Signal(syscall.SIGTERM)
-		}
-		for _, p := range procs {
-			p.Wait()
-		}
-	}()
-	// start runs a child and returns the lines of its stdout up to the
-	// first one starting with prefix (that line's rest last).
-	start := func(prefix string, args ...string) ([]string, error) {
-		cmd := exec.Command(self, args...)
-		cmd.Env = append(os.Environ(), "XDG_STATE_HOME="+dir, "SWARMGATE_BOOTSTRAP=none")
-		cmd.Stderr = io.Discard
-		out, _ := cmd.StdoutPipe()
-		if err := cmd.Start(); err != nil {
-			return nil, err
-		}
-		procs = append(procs, cmd)
-		got := make(chan []string, 1)
-		go func() {
-			sc := bufio.NewScanner(out)
-			var lines []string
-			sent := false
-			for sc.Scan() {
-				if sent {
-					continue
-				}
-				if v, ok := strings.CutPrefix(sc.Text(), prefix); ok {
-					got <- append(lines, v)
-					sent = true
-				} else {
-					lines = append(lines, sc.Text())
-				}
-			}
-			if !sent {
-				close(got)
-			}
-		}()
-		select {
-		case v, ok := <-got:
-			if !ok {
-				return nil, fmt.Errorf("%v exited", args)
-			}
-			return v, nil
-		case <-time.After(60 * time.Second):
-			return nil, fmt.Errorf("%v did not start", args)
-		}
+	ps, err := newBenchProcs("XDG_STATE_HOME="+dir, "SWARMGATE_BOOTSTRAP=none")
+	if err != nil {
+		return err
 	}
+	defer ps.stop()
+	start := ps.start
 	content := filepath.Join(dir, "content.mp4")
 	if err := writeBenchFile(content, int64(size)); err != nil {
 		return err
