@@ -146,16 +146,7 @@ func (g *Gateway) boosted(uid feed.UID) bool {
 			return true
 		}
 	}
-	fs, err := g.feedStore.Follows()
-	if err != nil {
-		return false
-	}
-	for _, f := range fs {
-		if f.UID == uid {
-			return true
-		}
-	}
-	return false
+	return g.feed.Following(uid)
 }
 
 // boostLoop joins the swarms onPost queued, one at a time.

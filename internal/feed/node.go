@@ -207,9 +207,11 @@ func (n *Node) accepts(uid UID) bool {
 	n.mu.Lock()
 	h := n.hosted[uid]
 	n.mu.Unlock()
-	if h {
-		return true
-	}
+	return h || n.Following(uid)
+}
+
+// Following reports whether this node follows uid.
+func (n *Node) Following(uid UID) bool {
 	fs, err := n.st.Follows()
 	if err != nil {
 		return false
