@@ -387,10 +387,10 @@ func (s *Swarm) refocus() {
 // the file. Off (the default) fetches everything.
 func (s *Swarm) SetHold(on bool) {
 	s.e.mu.Lock()
+	defer s.e.mu.Unlock()
 	s.hold = on
-	s.e.mu.Unlock()
 	if !on {
-		s.wake()
+		s.wake() // the engine's active list: under its lock
 	}
 }
 
