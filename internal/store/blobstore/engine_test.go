@@ -136,6 +136,17 @@ func waitHave(t *testing.T, s *swarm.Swarm, k uint64, d time.Duration) {
 	}
 }
 
+// waitDone waits (at most a minute) for s to complete.
+func waitDone(t *testing.T, s *swarm.Swarm) {
+	t.Helper()
+	select {
+	case <-s.Done():
+	case <-time.After(60 * time.Second):
+		have, total := s.Progress()
+		t.Fatalf("download stalled at %d of %d chunks", have, total)
+	}
+}
+
 // readAll reads every chunk of sw back and compares it with data.
 func readAll(t *testing.T, sw store.Swarm, data []byte) {
 	t.Helper()
@@ -204,16 +215,12 @@ func TestCorruptChunkRefused(t *testing.T) {
 	full, root := seed(t, data)
 	b := blobstore.NewMemBlobs()
 	l := startLeech(t, b, root, full)
-	select {
-	case <-l.s.Done():
-	case <-time.After(60 * time.Second):
-		t.Fatal("download stalled")
-	}
+	waitDone(t, l.s)
 	l.stop(t)
 	full.stop()
 
 	// Damage one byte of chunk 70 (block 1 at 64 KiB blocks), as a disk might.
-	dir := hexID(root)
+	dir := hex.EncodeToString(root)
 	if !b.Corrupt(dir, "c1", 6*1024+5) {
 		t.Fatal("no block c1 stored")
 	}
@@ -259,10 +266,10 @@ func TestCorruptHashRefused(t *testing.T) {
 	full, root := seed(t, data)
 	b := blobstore.NewMemBlobs()
 	l := startLeech(t, b, root, full)
-	<-l.s.Done()
+	waitDone(t, l.s)
 	l.stop(t)
 	// Group 0 holds bins 0..2047: bin 2 (chunk 1's leaf) at offset 40.
-	if !b.Corrupt(hexID(root), "h0", 2*20+3) {
+	if !b.Corrupt(hex.EncodeToString(root), "h0", 2*20+3) {
 		t.Fatal("no hash group h0")
 	}
 	st, _ := blobstore.Open(b, blobstore.Options{BlockBytes: 64 << 10})
@@ -310,5 +317,3 @@ func TestQuotaExceeded(t *testing.T) {
 	}
 	t.Logf("engine: %v", l.s.Err())
 }
-
-func hexID(id []byte) string { return hex.EncodeToString(id) }

@@ -111,7 +111,7 @@ func (h *handle) ReadChunk(c uint64, p []byte) (int, error) {
 	if len(p) < n {
 		return 0, fmt.Errorf("%w: buffer of %d bytes for chunk %d of %d", store.ErrSize, len(p), c, n)
 	}
-	b, err := sw.get(blockName(c/sw.blockN), false, sw.blockBytes(), false)
+	b, err := sw.get(c/sw.blockN, false, false)
 	if err != nil {
 		return 0, err
 	}
@@ -158,7 +158,7 @@ func (h *handle) WriteChunk(c uint64, p []byte) error {
 		sw.mu.Unlock()
 		return err
 	}
-	b, err := sw.get(blockName(c/sw.blockN), false, sw.blockBytes(), true)
+	b, err := sw.get(c/sw.blockN, false, true)
 	if err != nil {
 		sw.mu.Unlock()
 		return err
@@ -209,7 +209,7 @@ func (h *handle) PutHashes(bins []uint64, hashes []byte) error {
 		if sw.nodes.Has(bin) {
 			continue
 		}
-		g, err := sw.get(groupName(bin/GroupBins), true, GroupBins*sw.hs, true)
+		g, err := sw.get(bin/GroupBins, true, true)
 		if err != nil {
 			return err
 		}
@@ -251,7 +251,7 @@ func (h *handle) ReadHashes(first uint64, dst []byte, known []uint64) error {
 		}
 		if bin/GroupBins != gk {
 			gk = bin / GroupBins
-			if g, err = sw.get(groupName(gk), true, GroupBins*sw.hs, false); err != nil {
+			if g, err = sw.get(gk, true, false); err != nil {
 				return err
 			}
 		}

@@ -47,8 +47,9 @@ type swarm struct {
 
 // blob is a content block or a hash group in memory.
 type blob struct {
-	name  string
-	hash  bool // a hash group (else a content block)
+	k     uint64 // block or group number
+	name  string // c<k> or h<k>
+	hash  bool   // a hash group (else a content block)
 	data  []byte
 	dirty bool
 	ver   uint64 // bumped on every change, so a flush knows what it wrote
@@ -117,22 +118,22 @@ func (sw *swarm) usedLen(k uint64) int {
 	return int(max(0, min(int64(sw.blockBytes()), sw.info.Length-start)))
 }
 
-// get returns the block or group called name, reading it from storage if
-// it is there; create makes an empty one when it is not. nil, nil: not
-// stored and not created. mu is held (a read from storage waits under it).
-func (sw *swarm) get(name string, hash bool, size int, create bool) (*blob, error) {
-	m := sw.blocks
+// get returns content block k (hash false) or hash group k, reading it
+// from storage if it is there; create makes an empty one when it is not.
+// nil, nil: not stored and not created. mu is held (a read from storage
+// waits under it).
+func (sw *swarm) get(k uint64, hash, create bool) (*blob, error) {
+	m, name, size := sw.blocks, blockName(k), sw.blockBytes()
 	if hash {
-		m = sw.groups
+		m, name, size = sw.groups, groupName(k), GroupBins*sw.hs
 	}
-	k, _ := strconv.ParseUint(name[1:], 10, 64)
 	if b := m[k]; b != nil {
 		if b.elem != nil {
 			sw.lru.MoveToFront(b.elem)
 		}
 		return b, nil
 	}
-	b := &blob{name: name, hash: hash, data: make([]byte, size)}
+	b := &blob{k: k, name: name, hash: hash, data: make([]byte, size)}
 	switch {
 	case sw.onDisk[name]:
 		raw, err := sw.st.b.Get(sw.dir, name)
@@ -177,13 +178,12 @@ func (sw *swarm) evict() {
 func (sw *swarm) drop(b *blob) {
 	sw.lru.Remove(b.elem)
 	b.elem = nil
-	k, _ := strconv.ParseUint(b.name[1:], 10, 64)
 	if b.hash {
 		sw.cleanH -= len(b.data)
-		delete(sw.groups, k)
+		delete(sw.groups, b.k)
 	} else {
 		sw.cleanC -= len(b.data)
-		delete(sw.blocks, k)
+		delete(sw.blocks, b.k)
 	}
 }
 
@@ -234,10 +234,9 @@ func (sw *swarm) flush() error {
 			}
 			n, data := len(b.data), b.data
 			if !b.hash {
-				k := mustIndex(b.name)
-				n = sw.usedLen(k)
+				n = sw.usedLen(b.k)
 				data = b.data[:n]
-				if !sw.blockFull(k) {
+				if !sw.blockFull(b.k) {
 					data = bytes.Clone(data) // chunks may still be written into it
 				}
 			} else {
@@ -311,14 +310,6 @@ func (sw *swarm) write(snap *snapshot) error {
 	return nil
 }
 
-func mustIndex(name string) uint64 {
-	k, err := strconv.ParseUint(name[1:], 10, 64)
-	if err != nil {
-		panic("blobstore: bad blob name " + name)
-	}
-	return k
-}
-
 // prove re-verifies chunk c (data: its bytes, from storage) against the
 // stored tree: its hash chained with stored siblings must reach a node
 // already proven or the root. mu is held.
@@ -386,7 +377,7 @@ func (sw *swarm) hashLocked(bin uint64) ([]byte, error) {
 	if !sw.nodes.Has(bin) {
 		return nil, fmt.Errorf("%w: hash of bin %d", store.ErrNotFound, bin)
 	}
-	g, err := sw.get(groupName(bin/GroupBins), true, GroupBins*sw.hs, false)
+	g, err := sw.get(bin/GroupBins, true, false)
 	if err != nil {
 		return nil, err
 	}
