@@ -110,12 +110,9 @@ func watch(this js.Value, args []js.Value) any {
 			return nil, err
 		}
 		cfg := client.Config{SignalURL: signal, Link: l, Peer: peer}
-		if st, kind := pageStore(); st != nil {
+		st, kind := pageStore()
+		if st != nil {
 			cfg.Store, cfg.StorageKind = st, kind
-			// Room for this video: older ones the page no longer shows go first.
-			if budget := storageBudget(); budget > 0 {
-				st.Trim(budget, l.Root)
-			}
 		}
 		cfg.RTC.ICEServers = ice
 		if debug {
@@ -126,6 +123,15 @@ func watch(this js.Value, args []js.Value) any {
 		c, err := client.Start(ctx, cfg)
 		if err != nil {
 			return nil, err
+		}
+		if st != nil {
+			// Room for this video: older ones the page no longer shows go
+			// first; in the background, not before the first frame.
+			go func() {
+				if budget := storageBudget(); budget > 0 {
+					st.Trim(budget, l.Root)
+				}
+			}()
 		}
 		return handle(c), nil
 	})

@@ -98,6 +98,9 @@ func Start(ctx context.Context, cfg Config) (*Client, error) {
 	if cfg.HashCache == 0 {
 		cfg.HashCache = 2 << 20
 	}
+	if cfg.StorageKind == "" {
+		cfg.StorageKind = "memory"
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -120,9 +123,6 @@ func Start(ctx context.Context, cfg Config) (*Client, error) {
 	c.restored = raw.NumVerified()
 	if in := raw.Info(); in.Length >= 0 && c.restored == uint64(in.NumChunks()) && !cfg.Peer {
 		c.offline = true
-	}
-	if c.cfg.StorageKind == "" {
-		c.cfg.StorageKind = "memory"
 	}
 	rc := cfg.RTC
 	if rc.Logger == nil {
