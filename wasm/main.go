@@ -109,8 +109,9 @@ func watch(this js.Value, args []js.Value) any {
 		if err != nil {
 			return nil, err
 		}
-		cfg := client.Config{SignalURL: signal, Link: l, Peer: peer}
+		cfg := client.Config{SignalURL: signal, Link: l, Peer: peer, Phase: pageMark}
 		st, kind := pageStore()
+		pageMark("store")
 		if st != nil {
 			cfg.Store, cfg.StorageKind = st, kind
 		}
@@ -246,6 +247,14 @@ func storageBudget() int64 {
 		return 0
 	}
 	return int64(v.Get("quota").Float() / 2)
+}
+
+// pageMark tells the page (swarmgateMark, when it defines one) that the
+// client reached a step of its start, for its timeline (--trace).
+func pageMark(name string) {
+	if f := js.Global().Get("swarmgateMark"); f.Type() == js.TypeFunction {
+		f.Invoke(name)
+	}
 }
 
 // consoleWriter sends the client's debug log to console.debug.

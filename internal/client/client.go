@@ -48,6 +48,9 @@ type Config struct {
 	Signal signaling.ClientConfig
 	// Logger receives the client's logs. Default: discarded.
 	Logger *slog.Logger
+	// Phase, when set, is told the steps of the start as they are done
+	// ("dialed", "engine", "joined"): the page's timeline.
+	Phase func(string)
 }
 
 // Client is one watched swarm. Start it; Close it.
@@ -137,6 +140,7 @@ func Start(ctx context.Context, cfg Config) (*Client, error) {
 		c.cleanup()
 		return nil, err
 	}
+	c.phase("dialed")
 	if c.rtc, err = rtc.New(rc); err != nil {
 		c.cleanup()
 		return nil, err
@@ -153,6 +157,7 @@ func Start(ctx context.Context, cfg Config) (*Client, error) {
 		c.cleanup()
 		return nil, err
 	}
+	c.phase("engine")
 	c.run(func() { c.rtc.Run(c.ctx) })
 	c.run(func() { c.engine.Run(c.ctx) })
 	if c.sig != nil {
@@ -165,6 +170,12 @@ func Start(ctx context.Context, cfg Config) (*Client, error) {
 		c.run(c.quietWhenDone)
 	}
 	return c, nil
+}
+
+func (c *Client) phase(name string) {
+	if c.cfg.Phase != nil {
+		c.cfg.Phase(name)
+	}
 }
 
 // dial opens the signaling session and points rc at it.

@@ -38,7 +38,11 @@ function start(name, argv) {
   let out = "";
   p.stdout.on("data", (d) => (out += d));
   p.stderr.on("data", (d) => (out += d));
-  p.on("exit", (code) => { if (!p.stopping) console.error(`${name} exited (${code}):\n${out}`); });
+  p.on("exit", (code) => {
+    if (!p.stopping) console.error(`${name} exited (${code}):\n${out}`);
+    // SWARMGATE_LOGS=DIR keeps every process's output (with SWARMGATE_DEBUG=1: the engine's trace).
+    if (process.env.SWARMGATE_LOGS) fs.writeFileSync(path.join(process.env.SWARMGATE_LOGS, `${name}-${p.pid}.log`), out);
+  });
   procs.push(p);
   p.log = () => out;
   return p;
@@ -144,6 +148,8 @@ async function bench(browser, runs) {
   const all = [];
   for (let i = 0; i < runs; i++) {
     const ctx = await browser.newContext();
+    // --trace: the page's long tasks (over 50 ms), to see what holds its thread.
+    if (args.includes("--trace")) await ctx.addInitScript(() => { window.sgLong = []; try { new PerformanceObserver((l) => l.getEntries().forEach((e) => window.sgLong.push([Math.round(e.startTime), Math.round(e.duration)]))).observe({ type: "longtask", buffered: true }); } catch (e) {} });
     const page = await ctx.newPage();
     const cdp = await ctx.newCDPSession(page);
     await cdp.send("Runtime.enable");
@@ -167,10 +173,17 @@ async function bench(browser, runs) {
       v.requestVideoFrameCallback(f);
       v.currentTime = target;
     }));
-    if (args.includes("--trace")) r.seek_marks = await page.evaluate(() => swarmgatePage.marks);
+    if (args.includes("--trace")) { r.seek_marks = await page.evaluate(() => swarmgatePage.marks); r.long_tasks = await page.evaluate(() => window.sgLong); }
     const trace = setInterval(() => page.evaluate(() => { const s = swarmgatePage.last || {}; return JSON.stringify({ t: Math.round(performance.now()), mode: swarmgatePage.mode, have: s.have, total: s.total, drops: s.dropsRecv, rtx: s.retransmits, recv: s.bytesRecv }); }).then((x) => args.includes("--trace") && console.error(x)).catch(() => {}), 2000);
     try { await until(page, "the download to complete", () => swarmgatePage.last && swarmgatePage.last.done, null, 300000); } finally { clearInterval(trace); }
     const s = await page.evaluate(() => ({ now: performance.now(), started: swarmgatePage.started }));
+    // A seek once the tab holds everything: the player's own share of a seek.
+    r.seek_held_frame_ms = await page.evaluate(() => new Promise((resolve) => {
+      const v = document.getElementById("player"), target = 0.25 * v.duration, t0 = performance.now();
+      const f = (now, meta) => { if (meta.mediaTime >= target - 0.05) resolve(Math.round(performance.now() - t0)); else v.requestVideoFrameCallback(f); };
+      v.requestVideoFrameCallback(f);
+      v.currentTime = target;
+    }));
     r.download_ms = Math.round(s.now);
     r.throughput_mibps = +(clipSize / 1048576 / (s.now / 1000)).toFixed(1);
     const st = await page.evaluate(() => swarmgatePage.last);
@@ -183,8 +196,12 @@ async function bench(browser, runs) {
       const self = new Map(), byId = new Map(profile.nodes.map((n) => [n.id, n]));
       const dt = profile.timeDeltas, total = dt.reduce((a, b) => a + b, 0);
       profile.samples.forEach((id, i) => { const n = byId.get(id), k = n.callFrame.functionName || n.callFrame.url || "(anon)"; self.set(k, (self.get(k) || 0) + (dt[i] || 0)); });
-      const top = [...self.entries()].sort((a, b) => b[1] - a[1]).slice(0, 25).map(([k, v]) => `${(v / 1000).toFixed(0).padStart(6)} ms ${(100 * v / total).toFixed(1).padStart(5)}%  ${k}`);
+      const top = [...self.entries()].sort((a, b) => b[1] - a[1]).slice(0, Number(opt("--profile-top", "25"))).map(([k, v]) => `${(v / 1000).toFixed(0).padStart(6)} ms ${(100 * v / total).toFixed(1).padStart(5)}%  ${k}`);
       console.error(top.join("\n"));
+      // The same by Go package (wasm functions are named pkg.func) or script.
+      const pkg = new Map();
+      for (const [k, v] of self) { const m = k.match(/^(.*?)[.](?:__)?[A-Za-z_]*[A-Za-z]/); const p = m ? m[1] : k; pkg.set(p, (pkg.get(p) || 0) + v); }
+      console.error([...pkg.entries()].sort((a, b) => b[1] - a[1]).slice(0, 25).map(([k, v]) => `${(v / 1000).toFixed(0).padStart(6)} ms ${(100 * v / total).toFixed(1).padStart(5)}%  ${k}`).join("\n"));
     }
     const pm = Object.fromEntries((await cdp.send("Performance.getMetrics")).metrics.map((m) => [m.name, m.value]));
     r.tab_task_s = +pm.TaskDuration.toFixed(2);

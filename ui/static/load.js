@@ -19,11 +19,14 @@
     var mod = WebAssembly.compileStreaming
       ? WebAssembly.compileStreaming(fetch(wasm))
       : fetch(wasm).then(function (r) { return r.arrayBuffer(); }).then(function (b) { return WebAssembly.compile(b); });
+    var marks = window.swarmgateLoadMarks = { load: Math.round(performance.now()) }; // the timeline, for tests
+    mod.then(function () { marks.compiled = Math.round(performance.now()); }, function () {});
     ready = Promise.all([loadScript(wasmExec), mod]).then(function (v) {
       return new Promise(function (resolve, reject) {
         window.swarmgateReady = resolve;
         var go = new Go();
         WebAssembly.instantiate(v[1], go.importObject).then(function (inst) {
+          marks.instantiated = Math.round(performance.now());
           // The Go heap's linear memory (it only grows): for tests and the curious.
           window.swarmgateWasmBytes = function () { return inst.exports.mem.buffer.byteLength; };
           window.swarmgateGoRefs = function () { var n = 0, b = 0; go._values.forEach(function (v) { if (v !== undefined) { n++; if (v && v.byteLength) b += v.byteLength; } }); return [n, b]; };

@@ -22,6 +22,7 @@
   var HIDDEN_QUIET = 30000;   // ms hidden before the page closes its connections
   var state = { marks: {}, mode: "raw", reason: "", handle: null, size: -1, started: 0, firstFrameMs: -1, errors: [], reads: [] };
   window.swarmgatePage = state; // for tests and the curious
+  window.swarmgateMark = function (k) { if (!state.marks[k]) mark(k); }; // the client's steps
 
   function autoplay() { return player.autoplay || /[?&]autoplay=1/.test(location.search); }
   function mark(k) { state.marks[k] = Math.round(performance.now()); }
@@ -166,8 +167,14 @@
       player.src = URL.createObjectURL(ms);
       function pump(id) {
         var sb = bufs[id], q = queue[id];
+        // Segments cut before the latest seek are for the old position:
+        // dropped, so the new position's go first (init segments stay).
+        while (q.length && q[0].gen >= 0 && q[0].gen < gen) q.shift();
         if (!sb || sb.updating || !q.length) return;
-        sb.appendBuffer(q.shift());
+        var s = q.shift();
+        if (seeked && s.gen === gen && !state.marks["seekAppend" + id]) mark("seekAppend" + id);
+        if (s.gen === 0 && !state.marks["append" + id]) mark("append" + id);
+        sb.appendBuffer(s.buf);
       }
       function ahead() {
         var b = player.buffered, t = player.currentTime;
@@ -194,17 +201,22 @@
         ms.addEventListener("sourceopen", function () {
           file.onError = function (e) { reject(new Error("mp4box: " + e)); };
           file.onReady = function (info) {
+            mark("moov");
             if (info.duration && info.timescale) ms.duration = info.duration / info.timescale;
             info.tracks.forEach(function (t) {
               var type = (t.type === "audio" || t.audio ? "audio" : "video") + '/mp4; codecs="' + t.codec + '"';
               if (!MediaSource.isTypeSupported(type)) return;
               var sb = ms.addSourceBuffer(type);
               bufs[t.id] = sb; queue[t.id] = [];
-              sb.addEventListener("updateend", function () { pump(t.id); });
+              sb.addEventListener("updateend", function () {
+                if (state.marks["seekAppend" + t.id] && !state.marks["seekAppended" + t.id]) mark("seekAppended" + t.id);
+                if (state.marks["append" + t.id] && !state.marks["appended" + t.id]) mark("appended" + t.id);
+                pump(t.id);
+              });
               file.setSegmentOptions(t.id, null, { nbSamples: 15 });
             });
             if (!Object.keys(bufs).length) { reject(new Error("no track this browser plays")); return; }
-            file.initializeSegmentation("per-track").forEach(function (s) { queue[s.id].push(s.buffer); pump(s.id); });
+            file.initializeSegmentation("per-track").forEach(function (s) { queue[s.id].push({ buf: s.buffer, gen: -1 }); pump(s.id); });
             file.start();
             resolve();
           };
@@ -213,13 +225,21 @@
             // this it keeps every byte it was given (the whole file).
             file.releaseUsedSamples(id, next);
             if (seeked && !state.marks.seekSegment) mark("seekSegment");
-            if (queue[id]) { queue[id].push(buffer); pump(id); }
+            if (queue[id]) { queue[id].push({ buf: buffer, gen: gen }); pump(id); }
           };
           player.addEventListener("seeking", function () {
             if (!file.isProgressive && !Object.keys(bufs).length) return;
             var r = file.seek(player.currentTime, true);
             gen++; pos = r.offset; ended = false; seeked = true;
             mark("seek");
+            // Until the frame there shows, the tab fetches only what the
+            // player needs next: the rest of the download would keep the
+            // page's thread (where the player's events run) busy.
+            if (h.hold && !/[?&]sg-hold=0/.test(location.search)) {
+              h.hold(true);
+              player.addEventListener("seeked", function () { if (state.handle) state.handle.hold(false); }, { once: true });
+            }
+            player.addEventListener("seeked", function () { if (!state.marks.seeked) mark("seeked"); }, { once: true });
             feed();
           });
           feed();
@@ -275,6 +295,8 @@
     if (!useSW && mp4) loadMP4Box().catch(function () {});
     timeout(loadWasm(), START_DEADLINE, "the client did not load in time").then(function () {
       mark("wasm");
+      var lm = window.swarmgateLoadMarks || {};
+      Object.keys(lm).forEach(function (k) { state.marks["wasm_" + k] = lm[k]; });
       return swarmgate.watch({ link: location.href, signal: signal, peer: !!(peerBox && peerBox.checked), debug: /[?&]sg-debug=1/.test(location.search) });
     }).then(function (h) {
       state.handle = h;
@@ -302,7 +324,7 @@
     });
   }
 
-  if (player) ["loadstart", "loadedmetadata", "loadeddata", "canplay", "playing", "waiting", "stalled"].forEach(function (ev) {
+  if (player) ["loadstart", "loadedmetadata", "loadeddata", "canplay", "playing", "waiting", "stalled", "canplaythrough"].forEach(function (ev) {
     player.addEventListener(ev, function () { if (!state.marks[ev] && state.mode !== "raw") mark(ev); });
   });
 
