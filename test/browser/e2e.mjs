@@ -163,7 +163,8 @@ async function bench(browser, runs) {
       "--no-dht", "--peer", `127.0.0.1:${seedPort}`, "--webrtc-loopback"]);
     await waitHTTP(`http://127.0.0.1:${gp}/healthz`, 20000);
     if (args.includes("--profile")) { await cdp.send("Profiler.enable"); await cdp.send("Profiler.setSamplingInterval", { interval: 500 }); await cdp.send("Profiler.start"); }
-    await page.goto(`http://127.0.0.1:${gp}` + pagePath + "&autoplay=1" + (args.includes("--mse") ? "&sg-sw=0" : ""));
+    // SG_EXTRA adds query keys to the page's link (A/B runs: "&sg-hold=0").
+    await page.goto(`http://127.0.0.1:${gp}` + pagePath + "&autoplay=1" + (args.includes("--mse") ? "&sg-sw=0" : "") + (process.env.SG_EXTRA || ""));
     await until(page, "the Service Worker or MediaSource path", () => window.swarmgatePage && ["sw", "mse", "raw"].includes(swarmgatePage.mode));
     await until(page, "one second of playback", () => document.getElementById("player").currentTime > 1);
     const r = await page.evaluate((trace) => ({ mode: swarmgatePage.mode, first_frame_ms: Math.round(swarmgatePage.firstFrameNavMs), client_to_frame_ms: Math.round(swarmgatePage.firstFrameMs), marks: swarmgatePage.marks, nav: trace ? (({ requestStart, responseStart, responseEnd, domInteractive, domContentLoadedEventEnd }) => ({ requestStart, responseStart, responseEnd, domInteractive, domContentLoadedEventEnd }))(performance.getEntriesByType("navigation")[0].toJSON()) : undefined, reads: trace ? swarmgatePage.reads.slice(0, 12) : undefined }), args.includes("--trace"));
