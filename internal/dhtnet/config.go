@@ -45,7 +45,8 @@ type Config struct {
 	SendRate float64
 
 	// Alpha is the number of lookup queries in flight (default 16: the first
-	// round queries all 16 seeds at once; see docs/dht.md for the cost).
+	// round queries all 16 seeds at once; see docs/dht.md for the cost). An
+	// announce keeps up to 4 × Alpha in flight (docs/decisions.md 52).
 	Alpha int
 	// K is the size of the closest set a lookup converges on and announces
 	// to (default 8).
