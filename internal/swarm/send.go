@@ -294,6 +294,7 @@ func (ch *channel) ackRange(sp ppsp.Spec, now time.Time, sample bool) {
 	}
 	before := ch.inflightBytes
 	acked := 0
+	confirmed := false // this acknowledgement proves the latest timeout a loss
 	ackOne := func(c uint64) {
 		seq, ok := ch.flightOf[c]
 		if !ok {
@@ -323,6 +324,7 @@ func (ch *channel) ackRange(sp ppsp.Spec, now time.Time, sample bool) {
 				ch.s.stats.SpuriousTimeouts++
 			} else {
 				ch.cc.undoSaved = false
+				confirmed = true
 			}
 		}
 		if sample && !f.retx {
@@ -354,6 +356,9 @@ func (ch *channel) ackRange(sp ppsp.Spec, now time.Time, sample bool) {
 		if ch.s.superSeed {
 			ch.superTick(now)
 		}
+	}
+	if confirmed {
+		ch.loseSentBefore(ch.rtoAt)
 	}
 	ch.detectLoss(now, false)
 }
@@ -451,22 +456,32 @@ compact:
 // verifies, so nothing is acknowledged and only the timeout would fire.
 func (ch *channel) nackInFlight(sp ppsp.Spec) {
 	srtt := ch.cc.srtt
-	if srtt == 0 || len(ch.flightOf) == 0 || sp.End-sp.Start > 256 {
+	if srtt == 0 || len(ch.flightOf) == 0 || sp.End < sp.Start {
 		return
 	}
 	now := ch.e.cfg.Now()
 	lostBytes := 0
-	for c := sp.Start; c <= sp.End; c++ {
-		seq, ok := ch.flightOf[c]
-		if !ok {
-			continue
-		}
-		f := ch.flight(seq)
+	lose := func(f *flight) {
 		if f == nil || f.done || now.Sub(f.sent) < srtt {
-			continue
+			return
 		}
 		lostBytes += f.bytes
 		ch.loseFlight(f)
+	}
+	if sp.End-sp.Start <= 256 {
+		for c := sp.Start; c <= sp.End; c++ {
+			if seq, ok := ch.flightOf[c]; ok {
+				lose(ch.flight(seq))
+			}
+		}
+	} else {
+		// A long span (a receiver that asks again for everything it
+		// has been waiting on): walk what is in flight, not the span.
+		for i := ch.flightHead; i < len(ch.flights); i++ {
+			if f := &ch.flights[i]; f.first <= sp.End && f.first+uint64(f.n) > sp.Start {
+				lose(f)
+			}
+		}
 	}
 	if lostBytes == 0 {
 		return
@@ -476,6 +491,35 @@ func (ch *channel) nackInFlight(sp ppsp.Spec) {
 	ch.sentHash.reset()
 	if ch.peerCount == 0 {
 		ch.peaksSent = false
+	}
+}
+
+// loseSentBefore declares lost every flight sent before t and still
+// unacknowledged, once the first acknowledgement after a timeout at t
+// was for the probe or later data: the timeout was real, and a datagram
+// sent before it that is still unacknowledged when one sent after it is
+// will not be (RFC 5682 §2.1 step 2b: the usual retransmission of what
+// was outstanding, in slow start). The duplicate-acknowledgement rule
+// cannot find them: the probe's acknowledgement may be the original's
+// (it follows the probe within half a round trip), so it does not count
+// as a later flight acknowledged, and each would wait a whole timeout of
+// its own, one datagram per timeout (seconds when much was in flight).
+// The window already collapsed at the timeout: no second reduction.
+func (ch *channel) loseSentBefore(t time.Time) {
+	n := 0
+	for i := ch.flightHead; i < len(ch.flights); i++ {
+		f := &ch.flights[i]
+		if !f.done && f.sent.Before(t) {
+			ch.loseFlight(f)
+			n++
+		}
+	}
+	if n > 0 {
+		ch.s.stats.TimeoutLosses += uint64(n)
+		ch.sentHash.reset()
+		if ch.peerCount == 0 {
+			ch.peaksSent = false
+		}
 	}
 }
 

@@ -114,6 +114,7 @@ type SwarmStats struct {
 	Retransmits      uint64
 	Timeouts         uint64 // retransmission timeouts
 	SpuriousTimeouts uint64 // of them, undone: the original was acknowledged after all
+	TimeoutLosses    uint64 // datagrams found lost when a timeout's probe was acknowledged first
 	Reshown          uint64 // super-seeding: chunks shown again, their first peer gone
 	Duplicates       uint64 // verified chunks received that we had already
 	Unverifiable     uint64 // chunks held (not stored) for want of an uncle hash
