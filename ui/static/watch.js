@@ -185,9 +185,10 @@
         if (reading || ended || !state.handle) return;
         if (ahead() > 30) { setTimeout(feed, 500); return; }
         reading = true;
-        var g = gen, at = pos;
+        var g = gen, at = pos, asked = Math.round(performance.now());
         h.read(at, 256 * 1024, 30000).then(function (u8) {
           reading = false;
+          if (state.reads.length < 40) state.reads.push([asked, Math.round(performance.now()), at, u8.byteLength]);
           if (g !== gen) { feed(); return; }
           if (!u8.byteLength) { ended = true; file.flush(); return; }
           if (seeked && !state.marks.seekData) mark("seekData");
