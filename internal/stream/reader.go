@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"time"
+
+	"github.com/swarmgate/swarmgate/internal/store"
 )
 
 // ErrStalled means a chunk or the content's size did not verify in time.
@@ -16,6 +18,9 @@ type Engine interface {
 	Length() (int64, bool)
 	SetPlayhead(chunk uint64)
 	Done() <-chan struct{}
+	// Forget drops a chunk the store could not read back verified, so it
+	// is fetched again; false when it will not be.
+	Forget(chunk uint64) bool
 }
 
 // WaitLength waits until the content's length is proved (the peak hashes
@@ -115,35 +120,46 @@ func (r *Reader) Read(p []byte) (int, error) {
 
 var errNotYet = errors.New("stream: chunk not verified yet")
 
-// load reads chunk c into buf, waiting for it when wait is set.
+// load reads chunk c into buf, waiting for it when wait is set. A chunk
+// the store holds but cannot read back verified (damaged storage) is
+// forgotten by the engine and waited for again, once: no byte of it is
+// handed over.
 func (r *Reader) load(c int64, wait bool) error {
 	var deadline <-chan time.Time
+	refetched := false
 	for {
 		ch := r.sw.Changed()
-		if r.sw.Have(uint64(c)) {
-			break
+		if !r.sw.Have(uint64(c)) {
+			if !wait {
+				return errNotYet
+			}
+			r.e.SetPlayhead(uint64(c))
+			if deadline == nil {
+				t := time.NewTimer(r.timeout)
+				defer t.Stop()
+				deadline = t.C
+			}
+			select {
+			case <-ch:
+			case <-deadline:
+				return fmt.Errorf("%w (chunk %d)", ErrStalled, c)
+			case <-r.ctx.Done():
+				return r.ctx.Err()
+			}
+			continue
 		}
-		if !wait {
-			return errNotYet
+		k, err := r.sw.ReadChunk(uint64(c), r.buf)
+		if errors.Is(err, store.ErrNotVerified) && !refetched && r.e.Forget(uint64(c)) {
+			refetched = true
+			if !wait {
+				return errNotYet
+			}
+			continue
 		}
-		r.e.SetPlayhead(uint64(c))
-		if deadline == nil {
-			t := time.NewTimer(r.timeout)
-			defer t.Stop()
-			deadline = t.C
+		if err != nil {
+			return err
 		}
-		select {
-		case <-ch:
-		case <-deadline:
-			return fmt.Errorf("%w (chunk %d)", ErrStalled, c)
-		case <-r.ctx.Done():
-			return r.ctx.Err()
-		}
+		r.bufIdx, r.bufLen = c, k
+		return nil
 	}
-	k, err := r.sw.ReadChunk(uint64(c), r.buf)
-	if err != nil {
-		return err
-	}
-	r.bufIdx, r.bufLen = c, k
-	return nil
 }

@@ -27,6 +27,7 @@ func (e *engine) SetPlayhead(c uint64) {
 	e.mu.Unlock()
 }
 func (e *engine) Done() <-chan struct{} { return e.done }
+func (e *engine) Forget(uint64) bool    { return false }
 
 func content(n int) []byte {
 	b := make([]byte, n)

@@ -115,6 +115,7 @@ type SwarmStats struct {
 	Timeouts         uint64 // retransmission timeouts
 	SpuriousTimeouts uint64 // of them, undone: the original was acknowledged after all
 	TimeoutLosses    uint64 // datagrams found lost when a timeout's probe was acknowledged first
+	Forgotten        uint64 // chunks held, found damaged in the store, fetched again (Forget)
 	Reshown          uint64 // super-seeding: chunks shown again, their first peer gone
 	Duplicates       uint64 // verified chunks received that we had already
 	Unverifiable     uint64 // chunks held (not stored) for want of an uncle hash
@@ -380,6 +381,25 @@ func (s *Swarm) refocus() {
 	for ch := range touched {
 		ch.flush()
 	}
+}
+
+// Forget drops chunk c from what the swarm holds, so that it is fetched
+// again (at once if it is at the playhead): the store found it damaged
+// when reading it back (a chunk an earlier session stored that no longer
+// re-verifies, blobstore.ErrCorrupt). It reports whether the chunk will
+// be fetched: a complete swarm has closed or stopped asking its peers, so
+// it does not forget, and its reader fails instead.
+func (s *Swarm) Forget(c uint64) bool {
+	s.e.mu.Lock()
+	defer s.e.mu.Unlock()
+	if s.complete || s.closed || s.have == nil || c >= s.tree.NumChunks() || !s.have.has(c) {
+		return false
+	}
+	s.have.clear(c)
+	s.nhave--
+	s.stats.Forgotten++
+	s.wake()
+	return true
 }
 
 // SetHold, while on, limits fetching to the streaming window after the

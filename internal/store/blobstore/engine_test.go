@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/hex"
 	"errors"
+	"io"
 	"math/rand/v2"
 	"net"
 	"testing"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/swarmgate/swarmgate/internal/store"
 	"github.com/swarmgate/swarmgate/internal/store/blobstore"
+	"github.com/swarmgate/swarmgate/internal/stream"
 	"github.com/swarmgate/swarmgate/internal/swarm"
 )
 
@@ -316,4 +318,69 @@ func TestQuotaExceeded(t *testing.T) {
 		t.Errorf("download completed into a full store without an error")
 	}
 	t.Logf("engine: %v", l.s.Err())
+}
+
+// A chunk damaged in storage while the download is under way is read back
+// through stream.Reader: the reader hands over none of it, the engine
+// forgets it and fetches it again, and the read returns the right bytes
+// in the same session (before, the read failed and the page fell back to
+// the gateway until a later session fetched it).
+func TestCorruptChunkRefetched(t *testing.T) {
+	data := content(5000*1024+17, 3)
+	full, root := seed(t, data)
+	b := blobstore.NewMemBlobs()
+	l := startLeech(t, b, root, full)
+	waitHave(t, l.s, 1500, 30*time.Second)
+	l.stop(t)
+	dir := hex.EncodeToString(root)
+	// Chunk 70: block 1 at 64 KiB blocks.
+	if !b.Corrupt(dir, "c1", 6*1024+5) {
+		t.Fatal("no block c1 stored")
+	}
+
+	st, err := blobstore.Open(b, blobstore.Options{BlockBytes: 64 << 10, FlushInterval: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := st.Open(store.Info{SwarmID: root, ChunkSize: 1024, Length: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !raw.Have(70) {
+		t.Fatal("chunk 70 was not stored before the damage: the test tests nothing")
+	}
+	sw := stream.Wrap(raw)
+	p := startPeer(t)
+	s, err := p.e.Add(swarm.SwarmConfig{Store: sw, Mode: swarm.ModeLeech})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Connect(full.conn.LocalAddr()); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	size, err := stream.WaitLength(ctx, sw, s, 30*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := stream.NewReader(ctx, sw, s, size, 20*time.Second)
+	got := make([]byte, 64<<10)
+	if _, err := r.Seek(60*1024, io.SeekStart); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadFull(r, got); err != nil {
+		t.Fatalf("reading across the damaged chunk: %v (stats %+v)", err, s.Stats())
+	}
+	if !bytes.Equal(got, data[60*1024:60*1024+len(got)]) {
+		t.Fatal("the bytes read are not the content's")
+	}
+	if f := s.Stats().Forgotten; f != 1 {
+		t.Errorf("Forgotten = %d, want 1", f)
+	}
+	waitDone(t, s)
+	s.Close()
+	p.stop()
+	sw.Close()
+	st.Close()
 }
