@@ -289,6 +289,10 @@ func (r *responders) ack(e *responder) {
 		r.firstOK = max(time.Since(r.start), time.Nanosecond)
 	}
 	r.mu.Unlock()
+	select { // a late acceptance may complete the quorum
+	case r.changed <- struct{}{}:
+	default:
+	}
 	if r.onAck != nil {
 		r.onAck()
 	}

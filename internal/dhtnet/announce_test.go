@@ -322,3 +322,58 @@ func TestStalledNodeKeepsHealthyNodes(t *testing.T) {
 		t.Fatalf("announce after the stall: no node took it: %+v", st)
 	}
 }
+
+// TestAnnounceNotHeldBySlowContacts: the booster's 13 nearest contacts to
+// the swarm are listed with an RTT of 2 s and never answer, so they fill
+// 13 of the 2K nearest places and no quorum can form while they count.
+// An announce leaves them out once they have been silent for 300 ms
+// (decisions 52), not after 1.5 RTT (600 ms with the 800 ms soft timeout):
+// on loopback the live nodes accept within milliseconds, so the announce
+// is done well before 600 ms. Load only adds time, so one round of three
+// under 550 ms is the proof.
+func TestAnnounceNotHeldBySlowContacts(t *testing.T) {
+	o := newOverlay(t, 30)
+	booster := o.joinConfig(t, false, func(c *Config) {
+		c.UnknownQueryTimeout = 400 * time.Millisecond
+		c.MinQueryTimeout = 100 * time.Millisecond
+		c.QueryTimeout = 10 * time.Second
+	})
+	swarm := booster.ID()
+	swarm[0] ^= 0x80 // bucket 0 of the booster: room for all of them
+	for i := range 13 {
+		c := listenLoopback(t)
+		t.Cleanup(func() { c.Close() })
+		go func() {
+			buf := make([]byte, 2048)
+			for {
+				if _, _, err := c.ReadFrom(buf); err != nil {
+					return
+				}
+			}
+		}()
+		ap, err := addrPortOf(c.LocalAddr())
+		if err != nil {
+			t.Fatal(err)
+		}
+		id := swarm
+		id[19] ^= byte(i + 1)
+		if !booster.AddContact(Contact{ID: id, Addr: ap, RTT: 2 * time.Second}) {
+			t.Fatalf("the booster did not take slow contact %d", i)
+		}
+	}
+	best := time.Duration(0)
+	for round := range 3 {
+		st := booster.Announce(context.Background(), swarm, 7200+round, nil)
+		t.Logf("round %d: %+v", round, st)
+		if st.Announced == 0 {
+			t.Fatalf("round %d: no node took the announce: %+v", round, st)
+		}
+		if best == 0 || st.AnnounceTime < best {
+			best = st.AnnounceTime
+		}
+		if best < 550*time.Millisecond {
+			return
+		}
+	}
+	t.Fatalf("announce done after %v at best: the silent contacts held the quorum for 1.5 RTT", best)
+}
