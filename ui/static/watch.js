@@ -236,7 +236,7 @@
             // Until the frame there shows, the tab fetches only what the
             // player needs next: the rest of the download would keep the
             // page's thread (where the player's events run) busy.
-            if (h.hold && !/[?&]sg-hold=0/.test(location.search)) {
+            if (h.hold && !/[?&]sg-(seek)?hold=0/.test(location.search)) {
               h.hold(true);
               player.addEventListener("seeked", function () { if (state.handle) state.handle.hold(false); }, { once: true });
             }
