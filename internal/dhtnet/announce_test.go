@@ -13,6 +13,7 @@ import (
 	"github.com/anacrolix/dht/v2/krpc"
 	"github.com/anacrolix/dht/v2/types"
 	"github.com/anacrolix/generics"
+	"github.com/anacrolix/torrent/bencode"
 )
 
 // newListedDeadNode opens a loopback socket that reads and never answers:
@@ -376,4 +377,55 @@ func TestAnnounceNotHeldBySlowContacts(t *testing.T) {
 		}
 	}
 	t.Fatalf("announce done after %v at best: the silent contacts held the quorum for 1.5 RTT", best)
+}
+
+// TestSourceTakesLateValues: the only holder of the swarm is the source's
+// nearest contact, and it answers get_peers after 300 ms, while the other
+// nodes answer at once. Each of the source's lookups ends once half of
+// the K nearest answered, before the holder's answer; its values must
+// still reach Peers (decisions 53). Before, every retry dropped them and
+// the source never found the peer.
+func TestSourceTakesLateValues(t *testing.T) {
+	o := newOverlay(t, 30)
+	src := o.join(t, false)
+	var swarm [20]byte
+	copy(swarm[:], "late-holder-swarm!!!")
+	holder := listenLoopback(t)
+	t.Cleanup(func() { holder.Close() })
+	hid := swarm
+	hid[19] ^= 1
+	peer := netip.MustParseAddrPort("127.0.0.1:7300")
+	go func() {
+		buf := make([]byte, 2048)
+		for {
+			n, from, err := holder.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			var m krpc.Msg
+			if bencode.Unmarshal(buf[:n], &m) != nil || m.Q != "get_peers" {
+				continue
+			}
+			tok := "tok"
+			r := krpc.Return{ID: hid, Token: &tok, Values: []krpc.NodeAddr{{IP: peer.Addr().AsSlice(), Port: int(peer.Port())}}}
+			b, err := bencode.Marshal(krpc.Msg{T: m.T, Y: krpc.YResponse, R: &r})
+			if err != nil {
+				continue
+			}
+			time.AfterFunc(300*time.Millisecond, func() { holder.WriteTo(b, from) })
+		}
+	}()
+	hap, err := addrPortOf(holder.LocalAddr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !src.AddContact(Contact{ID: hid, Addr: hap, RTT: 5 * time.Millisecond}) {
+		t.Fatal("the source did not take the holder")
+	}
+	m, err := src.Join(context.Background(), swarm, RoleSource, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	recvPeer(t, m, peer, 3*time.Second)
 }

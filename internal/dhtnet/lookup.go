@@ -62,7 +62,12 @@ type lookupOpts struct {
 	endAtStall bool
 	seeds      []types.AddrMaybeId // extra starting nodes: a previous walk's nearest responders
 	onPeers    func([]netip.AddrPort)
-	onAck      func()       // an announce_peer was accepted (also after the lookup returned)
+	onAck      func() // an announce_peer was accepted (also after the lookup returned)
+	// lateValues passes values to onPeers from answers that come after
+	// the lookup returned, until their queries' hard timeout: a walk that
+	// ends once half of the K nearest answered must not drop the values of
+	// a holder that answers a moment later (docs/decisions.md 53).
+	lateValues bool
 	trace      *lookupTrace // records the timeline (nil: none)
 }
 
@@ -233,7 +238,7 @@ func (n *Node) lookup(ctx context.Context, target [20]byte, o lookupOpts) (Looku
 			return
 		}
 		mu.Lock()
-		if finished {
+		if finished && !o.lateValues {
 			mu.Unlock()
 			return
 		}
@@ -247,7 +252,7 @@ func (n *Node) lookup(ctx context.Context, target [20]byte, o lookupOpts) (Looku
 		if len(fresh) > 0 {
 			tr.add("values", from, nil, fmt.Sprint(len(fresh)))
 		}
-		if len(fresh) > 0 && st.FirstPeer == 0 {
+		if len(fresh) > 0 && st.FirstPeer == 0 && !finished {
 			st.FirstPeer = max(time.Since(start), time.Nanosecond)
 			st.QueriesToFirst = int(atomic.LoadUint32(&op.Stats().NumAddrsTried))
 			close(first)

@@ -293,7 +293,7 @@ func (m *Membership) once(ctx context.Context, announcePort int) LookupStats {
 	m.trace.add("lookup", netip.AddrPort{}, nil, fmt.Sprintf("%d, %d seeds", m.lookups.Load(), len(m.nearest)))
 	st, nearest := m.n.lookup(ctx, m.swarm, lookupOpts{
 		announcePort: announcePort, endAtStall: true, seeds: m.nearest,
-		onPeers: m.found, onAck: func() { m.announced.Add(1) }, trace: m.trace,
+		onPeers: m.found, lateValues: true, onAck: func() { m.announced.Add(1) }, trace: m.trace,
 	})
 	m.trace.add("ended", netip.AddrPort{}, nil, fmt.Sprintf("%d peers, %d queries", st.Peers, st.Queries))
 	m.queries.Add(int64(st.Queries))
