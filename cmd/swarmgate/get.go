@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"runtime/pprof"
 	"sync"
 	"time"
@@ -44,9 +45,13 @@ func cmdGet(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	verbose := fs.Bool("v", false, "verbose logs")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile to this file")
 	memprofile := fs.String("memprofile", "", "write a heap profile to this file when the download completes")
+	gcPercent := fs.Int("gc-percent", getGCPercent, "the collector's GOGC for this download (a GOGC in the environment wins): lower holds less memory")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
+	}
+	if os.Getenv("GOGC") == "" && *gcPercent > 0 {
+		debug.SetGCPercent(*gcPercent)
 	}
 	if len(pos) != 1 {
 		return fmt.Errorf("%w: get takes one LINK or ROOT", errUsage)
