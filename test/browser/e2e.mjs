@@ -151,6 +151,12 @@ async function bench(browser, runs) {
     // --trace: the page's long tasks (over 50 ms), to see what holds its thread.
     if (args.includes("--trace")) await ctx.addInitScript(() => { window.sgLong = []; try { new PerformanceObserver((l) => l.getEntries().forEach((e) => window.sgLong.push([Math.round(e.startTime), Math.round(e.duration)]))).observe({ type: "longtask", buffered: true }); } catch (e) {} });
     const page = await ctx.newPage();
+    if (args.includes("--trace")) {
+      page.on("console", (m) => { if (m.type() === "error" || m.type() === "warning") console.error("console:", m.text()); });
+      page.on("pageerror", (e) => console.error("page error:", e.message));
+      page.on("crash", () => console.error("page crashed"));
+      page.on("worker", (w) => console.error("worker started:", w.url()));
+    }
     const cdp = await ctx.newCDPSession(page);
     await cdp.send("Runtime.enable");
     await cdp.send("Performance.enable");
@@ -174,7 +180,7 @@ async function bench(browser, runs) {
       v.requestVideoFrameCallback(f);
       v.currentTime = target;
     }));
-    if (args.includes("--trace")) { r.seek_marks = await page.evaluate(() => swarmgatePage.marks); r.long_tasks = await page.evaluate(() => window.sgLong); }
+    if (args.includes("--trace")) { r.seek_marks = await page.evaluate(() => swarmgatePage.marks); r.long_tasks = await page.evaluate(() => window.sgLong); console.error("after seek:", JSON.stringify({ marks: r.seek_marks, mode: r.mode, seek: r.seek_frame_ms, errors: await page.evaluate(() => swarmgatePage.errors), last: await page.evaluate(() => swarmgatePage.last) })); }
     const trace = setInterval(() => page.evaluate(() => { const s = swarmgatePage.last || {}; return JSON.stringify({ t: Math.round(performance.now()), mode: swarmgatePage.mode, have: s.have, total: s.total, drops: s.dropsRecv, rtx: s.retransmits, recv: s.bytesRecv }); }).then((x) => args.includes("--trace") && console.error(x)).catch(() => {}), 2000);
     try { await until(page, "the download to complete", () => swarmgatePage.last && swarmgatePage.last.done, null, 300000); } finally { clearInterval(trace); }
     const s = await page.evaluate(() => ({ now: performance.now(), started: swarmgatePage.started }));
@@ -318,6 +324,33 @@ try {
     await page.evaluate((d) => { document.getElementById("player").currentTime = 0.75 * d; }, dur);
     await until(page, "the seek to land and play", (d) => { const v = document.getElementById("player"); return !v.seeking && v.readyState >= 3 && v.currentTime > 0.75 * d + 0.5; }, dur);
     figures.seek_play_ms = Date.now() - t1;
+    await ctx.close();
+  });
+
+  await check("the client in a dedicated worker (?sg-worker=1) plays through the Service Worker, every byte the file's", async () => {
+    const ctx = await browser.newContext();
+    await ctx.addInitScript(instrument);
+    const page = await ctx.newPage();
+    page.on("console", (m) => { if (m.type() === "error") console.error("worker page:", m.text()); });
+    let workers = 0;
+    page.on("worker", () => workers++);
+    await page.goto(base + pagePath + "&autoplay=1&sg-mse=0&sg-worker=1");
+    await until(page, "the Service Worker path", () => window.swarmgatePage && swarmgatePage.mode === "sw");
+    if (!(await page.evaluate(() => swarmgatePage.worker)) || workers === 0) throw new Error("the client did not run in a worker");
+    await plays(page, "playback");
+    await until(page, "the download to complete", () => swarmgatePage.last && swarmgatePage.last.done);
+    const got = await page.evaluate(async ([root, mt]) => {
+      const b = await (await fetch(`/stream/${root}?mt=${encodeURIComponent(mt)}`)).arrayBuffer();
+      const d = await crypto.subtle.digest("SHA-256", b);
+      return [...new Uint8Array(d)].map((x) => x.toString(16).padStart(2, "0")).join("");
+    }, [root, mt]);
+    if (got !== sha256) throw new Error(`stream digest ${got}, file ${sha256}`);
+    // The page made the peer connections for the worker: closed once done.
+    await until(page, "the client to go quiet", () => swarmgatePage.last && swarmgatePage.last.quiet, null, 10000);
+    await until(page, "the page's peer connections closed", () => __net.pcs.length > 0 && __net.pcs.every((pc) => pc.connectionState === "closed" || pc.signalingState === "closed"), null, 10000);
+    const s = await page.evaluate(() => swarmgatePage.last);
+    if (s.uploaded !== 0 || s.fromPeers + s.fromGateway !== clipSize) throw new Error(`uploaded ${s.uploaded}, verified ${s.fromPeers + s.fromGateway} of ${clipSize}`);
+    figures.worker_first_frame_ms = Math.round(await page.evaluate(() => swarmgatePage.firstFrameMs));
     await ctx.close();
   });
 

@@ -36,10 +36,118 @@
     });
     return ready;
   };
+  // swarmgateWorker(urls) starts the watch client in a dedicated Worker
+  // (worker.js; docs/decisions.md 55) and resolves with an object whose
+  // watch(opts) gives a handle like swarmgate.watch's: offline, size(ms),
+  // read(off, len, ms), hold(on), status(cells) (the latest answer: the
+  // next is asked for at each call), close(). The page keeps the peer
+  // connections the worker asks for and hands each data channel over.
+  var worker = null;
+  window.swarmgateWorker = function (urls) {
+    if (worker) return worker;
+    var w = new Worker(urls.worker), calls = new Map(), next = 1, pcs = new Map();
+    var marks = window.swarmgateLoadMarks = { load: Math.round(performance.now()) };
+    function call(msg, transfer) {
+      return new Promise(function (resolve, reject) {
+        msg.id = next++;
+        calls.set(msg.id, { resolve: resolve, reject: reject });
+        w.postMessage(msg, transfer || []);
+      });
+    }
+    function state(pc) {
+      function desc(d) { return d ? { type: d.type, sdp: d.sdp } : null; }
+      return { connectionState: pc.connectionState, iceConnectionState: pc.iceConnectionState, iceGatheringState: pc.iceGatheringState,
+        signalingState: pc.signalingState, localDescription: desc(pc.localDescription), remoteDescription: desc(pc.remoteDescription) };
+    }
+    function cand(c) {
+      if (!c) return null;
+      return { candidate: c.candidate, sdpMid: c.sdpMid, sdpMLineIndex: c.sdpMLineIndex, usernameFragment: c.usernameFragment, foundation: c.foundation,
+        priority: c.priority, address: c.address, protocol: c.protocol, port: c.port, type: c.type, component: c.component,
+        relatedAddress: c.relatedAddress, relatedPort: c.relatedPort, tcpType: c.tcpType };
+    }
+    // What the worker asks of the page: its peer connections.
+    var ops = {
+      pc: function (id, config) {
+        var pc = new RTCPeerConnection(config || {});
+        pcs.set(id, pc);
+        ["connectionstatechange", "iceconnectionstatechange", "icegatheringstatechange", "signalingstatechange", "negotiationneeded"].forEach(function (ev) {
+          pc.addEventListener(ev, function () { w.postMessage({ t: "pcev", pc: id, ev: ev, st: state(pc) }); });
+        });
+        pc.addEventListener("icecandidate", function (e) { w.postMessage({ t: "pcev", pc: id, ev: "icecandidate", st: state(pc), c: cand(e.candidate) }); });
+        return null;
+      },
+      dc: function (id, dcid, label, init) {
+        var dc = pcs.get(id).createDataChannel(label, init);
+        w.postMessage({ t: "dc", dc: dcid, channel: dc }, [dc]);
+        return null;
+      },
+      offer: function (id) { return pcs.get(id).createOffer().then(function (d) { return { type: d.type, sdp: d.sdp }; }); },
+      answer: function (id) { return pcs.get(id).createAnswer().then(function (d) { return { type: d.type, sdp: d.sdp }; }); },
+      local: function (id, d) { var pc = pcs.get(id); return pc.setLocalDescription(d || undefined).then(function () { return state(pc); }); },
+      remote: function (id, d) { var pc = pcs.get(id); return pc.setRemoteDescription(d).then(function () { return state(pc); }); },
+      cand: function (id, c) { return pcs.get(id).addIceCandidate(c || undefined).then(function () { return null; }); },
+      close: function (id) { var pc = pcs.get(id); pcs.delete(id); if (pc) pc.close(); return null; }
+    };
+    var onReady;
+    var ready = new Promise(function (resolve, reject) { onReady = { resolve: resolve, reject: reject }; });
+    w.onmessage = function (e) {
+      var m = e.data;
+      if (m.t === "ret") {
+        var c = calls.get(m.id);
+        if (!c) return;
+        calls.delete(m.id);
+        if (m.ok) c.resolve(m.v); else c.reject(new Error(m.err));
+      } else if (m.t === "call") {
+        var f = ops[m.op];
+        Promise.resolve().then(function () {
+          if (!f) throw new Error("no such operation " + m.op);
+          if (m.op !== "pc" && !pcs.has(m.args[0])) throw new Error("the peer connection is closed");
+          return f.apply(null, m.args);
+        }).then(function (v) { w.postMessage({ t: "ret", id: m.id, ok: true, v: v }); },
+          function (err) { w.postMessage({ t: "ret", id: m.id, ok: false, err: String(err && err.message || err) }); });
+      } else if (m.t === "mark") {
+        if (window.swarmgateMark) window.swarmgateMark(m.k, Math.round(m.at - performance.timeOrigin));
+      } else if (m.t === "ready") {
+        marks.instantiated = Math.round(performance.now());
+        onReady.resolve();
+      } else if (m.t === "fail") {
+        onReady.reject(new Error(m.err));
+      }
+    };
+    w.onerror = function (e) { onReady.reject(new Error("the worker failed: " + (e.message || "error"))); };
+    w.postMessage({ t: "init", wasmExec: new URL(urls.wasmExec, location.href).href, wasm: new URL(urls.wasm, location.href).href, load: new URL(urls.load, location.href).href });
+    worker = ready.then(function () {
+      return {
+        watch: function (opts) {
+          return call({ t: "watch", opts: opts }).then(function (r) {
+            var last = JSON.stringify({ length: -1, have: 0, total: 0, verified: [], peers: [], fromGateway: 0, fromPeers: 0, uploaded: 0, done: false, quiet: false });
+            function op(name, args) { return call({ t: "op", hid: r.hid, op: name, args: args }); }
+            return {
+              offline: r.offline,
+              size: function (ms) { return op("size", [ms]); },
+              read: function (off, len, ms) { return op("read", [off, len, ms]); },
+              hold: function (on) { op("hold", [!!on]).catch(function () {}); },
+              status: function (cells) { op("status", [cells]).then(function (s) { last = s; }, function () {}); return last; },
+              close: function () { op("close", []).catch(function () {}); pcs.forEach(function (pc) { pc.close(); }); pcs.clear(); }
+            };
+          });
+        }
+      };
+    });
+    return worker;
+  };
+
   // A page that includes this script in its head with data-wasm and
   // data-wasm-exec starts the client at once, before its body is parsed.
-  var me = document.currentScript;
-  if (me && me.dataset.wasm && me.dataset.wasmExec) window.swarmgateLoad(me.dataset.wasmExec, me.dataset.wasm).catch(function () {});
+  var me = typeof document !== "undefined" && document.currentScript; // none in the worker (worker.js imports this file)
+  // With ?sg-worker=1 the client starts in a worker instead (worker.js).
+  if (me && me.dataset.wasm && me.dataset.wasmExec) {
+    if (/[?&]sg-worker=1/.test(location.search) && window.Worker && me.dataset.worker) {
+      window.swarmgateWorker({ worker: me.dataset.worker, wasmExec: me.dataset.wasmExec, wasm: me.dataset.wasm, load: me.src }).catch(function () {});
+    } else {
+      window.swarmgateLoad(me.dataset.wasmExec, me.dataset.wasm).catch(function () {});
+    }
+  }
 
   // swarmgateBlobs() opens the tab's chunk storage for the Go client
   // (internal/store/blobstore's Blobs): the Origin Private File System

@@ -22,7 +22,7 @@
   var HIDDEN_QUIET = 30000;   // ms hidden before the page closes its connections
   var state = { marks: {}, mode: "raw", reason: "", handle: null, size: -1, started: 0, firstFrameMs: -1, errors: [], reads: [] };
   window.swarmgatePage = state; // for tests and the curious
-  window.swarmgateMark = function (k) { if (!state.marks[k]) mark(k); }; // the client's steps
+  window.swarmgateMark = function (k, at) { if (!state.marks[k]) state.marks[k] = at === undefined ? Math.round(performance.now()) : at; }; // the client's steps
 
   function autoplay() { return player.autoplay || /[?&]autoplay=1/.test(location.search); }
   function mark(k) { state.marks[k] = Math.round(performance.now()); }
@@ -294,11 +294,17 @@
     mark("start");
     if (canSW && !workerReady) registerWorker(); // the fallback of MediaSource too
     if (!useSW && mp4) loadMP4Box().catch(function () {});
-    timeout(loadWasm(), START_DEADLINE, "the client did not load in time").then(function () {
+    // ?sg-worker=1: the client in a dedicated worker (docs/decisions.md 55).
+    var inWorker = /[?&]sg-worker=1/.test(location.search) && !!window.Worker && !!window.swarmgateWorker;
+    var client = inWorker
+      ? window.swarmgateWorker({ worker: D.worker, wasmExec: D.wasmExec, wasm: D.wasm, load: D.load })
+      : loadWasm().then(function () { return window.swarmgate; });
+    timeout(client, START_DEADLINE, "the client did not load in time").then(function (api) {
       mark("wasm");
+      state.worker = inWorker;
       var lm = window.swarmgateLoadMarks || {};
       Object.keys(lm).forEach(function (k) { state.marks["wasm_" + k] = lm[k]; });
-      return swarmgate.watch({ link: location.href, signal: signal, peer: !!(peerBox && peerBox.checked), debug: /[?&]sg-debug=1/.test(location.search) });
+      return api.watch({ link: location.href, signal: signal, peer: !!(peerBox && peerBox.checked), debug: /[?&]sg-debug=1/.test(location.search) });
     }).then(function (h) {
       state.handle = h;
       // Until the first frame, fetch only what the player needs next.
