@@ -42,7 +42,28 @@
   // read(off, len, ms), hold(on), status(cells) (the latest answer: the
   // next is asked for at each call), close(). The page keeps the peer
   // connections the worker asks for and hands each data channel over.
-  var worker = null;
+  var worker = null, transferOK;
+  // swarmgateWorkerOK tells whether this browser can run the client in a
+  // worker: it must have workers and be able to transfer a data channel
+  // (Chromium can; a browser that cannot keeps the client on the page).
+  window.swarmgateWorkerOK = function () {
+    if (transferOK !== undefined) return transferOK;
+    transferOK = false;
+    if (!window.Worker || !window.RTCPeerConnection || !window.MessageChannel) return false;
+    var pc = null, mc = null;
+    try {
+      pc = new RTCPeerConnection();
+      var dc = pc.createDataChannel("probe");
+      mc = new MessageChannel();
+      mc.port1.postMessage(dc, [dc]);
+      transferOK = true;
+    } catch (e) {
+      transferOK = false;
+    }
+    if (mc) { mc.port1.close(); mc.port2.close(); }
+    if (pc) pc.close();
+    return transferOK;
+  };
   window.swarmgateWorker = function (urls) {
     if (worker) return worker;
     var w = new Worker(urls.worker), calls = new Map(), next = 1, pcs = new Map();
@@ -142,7 +163,7 @@
   var me = typeof document !== "undefined" && document.currentScript; // none in the worker (worker.js imports this file)
   // With ?sg-worker=1 the client starts in a worker instead (worker.js).
   if (me && me.dataset.wasm && me.dataset.wasmExec) {
-    if (/[?&]sg-worker=1/.test(location.search) && window.Worker && me.dataset.worker) {
+    if (/[?&]sg-worker=1/.test(location.search) && me.dataset.worker && window.swarmgateWorkerOK()) {
       window.swarmgateWorker({ worker: me.dataset.worker, wasmExec: me.dataset.wasmExec, wasm: me.dataset.wasm, load: me.src }).catch(function () {});
     } else {
       window.swarmgateLoad(me.dataset.wasmExec, me.dataset.wasm).catch(function () {});

@@ -295,7 +295,7 @@
     if (canSW && !workerReady) registerWorker(); // the fallback of MediaSource too
     if (!useSW && mp4) loadMP4Box().catch(function () {});
     // ?sg-worker=1: the client in a dedicated worker (docs/decisions.md 55).
-    var inWorker = /[?&]sg-worker=1/.test(location.search) && !!window.Worker && !!window.swarmgateWorker;
+    var inWorker = /[?&]sg-worker=1/.test(location.search) && !!window.swarmgateWorkerOK && window.swarmgateWorkerOK();
     var client = inWorker
       ? window.swarmgateWorker({ worker: D.worker, wasmExec: D.wasmExec, wasm: D.wasm, load: D.load })
       : loadWasm().then(function () { return window.swarmgate; });
