@@ -45,7 +45,7 @@ type responders struct {
 	changed chan struct{}
 	moved   chan struct{}               // closed (and replaced) when the K nearest change
 	known   map[netip.AddrPort][20]byte // every node of the walk with a known ID
-	suspect map[netip.AddrPort]bool     // nodes past their soft timeout without an answer
+	suspect map[netip.AddrPort]bool     // nodes that have not answered in time (nor since)
 }
 
 type responder struct {
@@ -82,6 +82,7 @@ func (r *responders) offer(id [20]byte, ap netip.AddrPort, tok string, rtt time.
 		}
 	}
 	r.known[ap] = id
+	delete(r.suspect, ap) // it answered: one of the nearest live nodes again (decisions 52)
 	i, _ := slices.BinarySearchFunc(r.set, id, func(o *responder, id [20]byte) int { return cmpDistance(r.target, o.id, id) })
 	r.set = slices.Insert(r.set, i, &responder{id: id, ap: ap, tok: tok, rtt: rtt})
 	if r.port <= 0 {
@@ -113,7 +114,8 @@ func (r *responders) candidate(ap netip.AddrPort, id [20]byte) {
 	r.mu.Unlock()
 }
 
-// silent records that ap let its soft timeout pass without an answer.
+// silent records that ap has not answered in time: the quorum leaves it
+// out of the nearest set until it answers.
 func (r *responders) silent(ap netip.AddrPort) {
 	r.mu.Lock()
 	r.suspect[ap] = true
@@ -125,7 +127,8 @@ func (r *responders) silent(ap netip.AddrPort) {
 }
 
 // quorum reports whether K/2 of the 2K nearest nodes the walk knows of,
-// leaving out those that let their soft timeout pass without an answer,
+// leaving out those that have not answered in time (1.5 RTT or 300 ms for
+// an announce, the soft timeout otherwise) unless they answered since,
 // have accepted our announce_peer (without an announce port: K/2 of the K
 // nearest have answered). The nearest live nodes took the announce (or
 // told us what they hold), and the walk need not wait for slow or dead

@@ -348,9 +348,8 @@ func (n *Node) lookup(ctx context.Context, target [20]byte, o lookupOpts) (Looku
 			// An announce leaves a node out of the nearest set its quorum
 			// counts in once it has not answered within 1.5 RTT, or 300 ms
 			// (3/4 of the soft timeouts, the second for a node of unknown
-			// RTT), whichever is less, until it accepts our announce_peer;
-			// the slot still waits for the full soft timeout
-			// (docs/decisions.md 52).
+			// RTT), whichever is less, until it answers; the slot still
+			// waits for the full soft timeout (docs/decisions.md 52).
 			var overdue <-chan time.Time
 			if announce {
 				ot := time.NewTimer(min(soft, n.cfg.UnknownQueryTimeout) * 3 / 4)
