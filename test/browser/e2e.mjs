@@ -138,6 +138,15 @@ async function until(page, what, fn, arg, ms = deadline) {
     throw new Error(`timed out waiting for ${what}: ${st}`);
   }
 }
+// What the player gets through the Service Worker's /stream/ is the file, byte for byte.
+async function streamIsFile(page) {
+  const got = await page.evaluate(async ([root, mt]) => {
+    const b = await (await fetch(`/stream/${root}?mt=${encodeURIComponent(mt)}`)).arrayBuffer();
+    const d = await crypto.subtle.digest("SHA-256", b);
+    return [...new Uint8Array(d)].map((x) => x.toString(16).padStart(2, "0")).join("");
+  }, [root, mt]);
+  if (got !== sha256) throw new Error(`stream digest ${got}, file ${sha256}`);
+}
 const plays = (page, what) => until(page, what, () => { const v = document.getElementById("player"); return v.readyState >= 4 && v.currentTime > 1; });
 
 // bench: the figures of issue 7 for one clip, run after run: time from
@@ -299,12 +308,7 @@ try {
     await until(page, "the download to complete", () => swarmgatePage.last && swarmgatePage.last.done);
     figures.download_ms = Date.now() - t0;
     // What the player gets is the file, byte for byte.
-    const got = await page.evaluate(async ([root, mt]) => {
-      const b = await (await fetch(`/stream/${root}?mt=${encodeURIComponent(mt)}`)).arrayBuffer();
-      const d = await crypto.subtle.digest("SHA-256", b);
-      return [...new Uint8Array(d)].map((x) => x.toString(16).padStart(2, "0")).join("");
-    }, [root, mt]);
-    if (got !== sha256) throw new Error(`stream digest ${got}, file ${sha256}`);
+    await streamIsFile(page);
     // A leecher uploads nothing and, once done, goes silent.
     await until(page, "the page to go quiet", () => swarmgatePage.last && swarmgatePage.last.quiet, null, 10000);
     await until(page, "every connection closed", () => __net.pcs.every((pc) => pc.connectionState === "closed" || pc.signalingState === "closed") && __net.sockets.every((s) => s.readyState === 3), null, 10000);
@@ -340,12 +344,7 @@ try {
     if (!(await page.evaluate(() => swarmgatePage.worker)) || workers === 0) throw new Error("the client did not run in a worker");
     await plays(page, "playback");
     await until(page, "the download to complete", () => swarmgatePage.last && swarmgatePage.last.done);
-    const got = await page.evaluate(async ([root, mt]) => {
-      const b = await (await fetch(`/stream/${root}?mt=${encodeURIComponent(mt)}`)).arrayBuffer();
-      const d = await crypto.subtle.digest("SHA-256", b);
-      return [...new Uint8Array(d)].map((x) => x.toString(16).padStart(2, "0")).join("");
-    }, [root, mt]);
-    if (got !== sha256) throw new Error(`stream digest ${got}, file ${sha256}`);
+    await streamIsFile(page);
     // The page made the peer connections for the worker: closed once done.
     await until(page, "the client to go quiet", () => swarmgatePage.last && swarmgatePage.last.quiet, null, 10000);
     await until(page, "the page's peer connections closed", () => __net.pcs.length > 0 && __net.pcs.every((pc) => pc.connectionState === "closed" || pc.signalingState === "closed"), null, 10000);
