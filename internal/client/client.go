@@ -49,7 +49,7 @@ type Config struct {
 	// Logger receives the client's logs. Default: discarded.
 	Logger *slog.Logger
 	// Phase, when set, is told the steps of the start as they are done
-	// ("dialed", "engine", "joined"): the page's timeline.
+	// ("dialed", "engine"): the page's timeline.
 	Phase func(string)
 }
 

@@ -440,11 +440,7 @@ compact:
 		ch.cc.onLoss(now, lostBytes)
 	}
 	if lost || timeout {
-		// The lost datagram may have carried hashes: send them again.
-		ch.sentHash.reset()
-		if ch.peerCount == 0 {
-			ch.peaksSent = false
-		}
+		ch.resendHashes()
 	}
 }
 
@@ -488,10 +484,7 @@ func (ch *channel) nackInFlight(sp ppsp.Spec) {
 	}
 	ch.s.stats.Nacks++
 	ch.cc.onLoss(now, lostBytes)
-	ch.sentHash.reset()
-	if ch.peerCount == 0 {
-		ch.peaksSent = false
-	}
+	ch.resendHashes()
 }
 
 // loseSentBefore declares lost every flight sent before t and still
@@ -516,10 +509,17 @@ func (ch *channel) loseSentBefore(t time.Time) {
 	}
 	if n > 0 {
 		ch.s.stats.TimeoutLosses += uint64(n)
-		ch.sentHash.reset()
-		if ch.peerCount == 0 {
-			ch.peaksSent = false
-		}
+		ch.resendHashes()
+	}
+}
+
+// resendHashes forgets which hashes were sent: a lost datagram may have
+// carried some (uncles, and the peaks to a peer that holds nothing yet),
+// so they go again with the next DATA.
+func (ch *channel) resendHashes() {
+	ch.sentHash.reset()
+	if ch.peerCount == 0 {
+		ch.peaksSent = false
 	}
 }
 
