@@ -338,7 +338,15 @@ try {
     page.on("console", (m) => { if (m.type() === "error") console.error("worker page:", m.text()); });
     let workers = 0;
     page.on("worker", () => workers++);
-    const sessions0 = Number((await (await fetch(base + "/metrics")).text()).split("\n").find((l) => l.startsWith("swarmgate_signaling_sessions ")).split(" ").pop());
+    // The page's wrappers do not see the worker's sends: the gateway, the
+    // other end, tells (its /metrics).
+    const metric = async (name) => {
+      const text = await (await fetch(base + "/metrics")).text();
+      const line = text.split("\n").find((l) => l.startsWith(name + " ") || l.startsWith(name + "{"));
+      return line ? Number(line.split(" ").pop()) : NaN;
+    };
+    const sessions0 = await metric("swarmgate_signaling_sessions");
+    if (Number.isNaN(sessions0)) throw new Error("the gateway reports no swarmgate_signaling_sessions");
     await page.goto(base + pagePath + "&autoplay=1&sg-mse=0&sg-worker=1");
     await until(page, "the Service Worker path", () => window.swarmgatePage && swarmgatePage.mode === "sw");
     if (!(await page.evaluate(() => swarmgatePage.worker)) || workers === 0) throw new Error("the client did not run in a worker");
@@ -351,14 +359,8 @@ try {
     const s = await page.evaluate(() => swarmgatePage.last);
     if (s.uploaded !== 0 || s.fromPeers + s.fromGateway !== clipSize) throw new Error(`uploaded ${s.uploaded}, verified ${s.fromPeers + s.fromGateway} of ${clipSize}`);
     figures.worker_first_frame_ms = Math.round(await page.evaluate(() => swarmgatePage.firstFrameMs));
-    // The page's wrappers do not see the worker's sends: the gateway, the
-    // other end, tells. Done, the worker's signaling session and peer
-    // connection are gone and nothing reaches the gateway over WebRTC.
-    const metric = async (name) => {
-      const text = await (await fetch(base + "/metrics")).text();
-      const line = text.split("\n").find((l) => l.startsWith(name + " ") || l.startsWith(name + "{"));
-      return line ? Number(line.split(" ").pop()) : NaN;
-    };
+    // Done, the worker's signaling session and peer connection are gone
+    // and nothing reaches the gateway over WebRTC.
     const gone = async () => (await metric("swarmgate_webrtc_connections")) === 0 && (await metric("swarmgate_signaling_sessions")) === sessions0;
     for (let i = 0; i < 50 && !(await gone()); i++) await sleep(200);
     if (!(await gone())) throw new Error(`the worker's session or connection stayed open: ${await metric("swarmgate_signaling_sessions")} sessions (${sessions0} before), ${await metric("swarmgate_webrtc_connections")} connections`);

@@ -129,7 +129,7 @@
       } else if (m.t === "mark") {
         if (window.swarmgateMark) window.swarmgateMark(m.k, Math.round(m.at - performance.timeOrigin));
       } else if (m.t === "ready") {
-        marks.instantiated = Math.round(performance.now());
+        marks.ready = Math.round(performance.now()); // Go started in the worker
         onReady.resolve();
       } else if (m.t === "fail") {
         onReady.reject(new Error(m.err));

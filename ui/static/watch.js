@@ -22,10 +22,10 @@
   var HIDDEN_QUIET = 30000;   // ms hidden before the page closes its connections
   var state = { marks: {}, mode: "raw", reason: "", handle: null, size: -1, started: 0, firstFrameMs: -1, errors: [], reads: [] };
   window.swarmgatePage = state; // for tests and the curious
-  window.swarmgateMark = function (k, at) { if (!state.marks[k]) state.marks[k] = at === undefined ? Math.round(performance.now()) : at; }; // the client's steps
+  window.swarmgateMark = function (k, at) { if (!state.marks[k]) mark(k, at); }; // the client's steps
 
   function autoplay() { return player.autoplay || /[?&]autoplay=1/.test(location.search); }
-  function mark(k) { state.marks[k] = Math.round(performance.now()); }
+  function mark(k, at) { state.marks[k] = at === undefined ? Math.round(performance.now()) : at; }
   function say(text) { if (modeEl) modeEl.textContent = text; }
   function fmtBytes(n) {
     var u = ["B", "KiB", "MiB", "GiB", "TiB"], i = 0;
@@ -236,11 +236,12 @@
             // Until the frame there shows, the tab fetches only what the
             // player needs next: the rest of the download would keep the
             // page's thread (where the player's events run) busy.
-            if (h.hold && !/[?&]sg-(seek)?hold=0/.test(location.search)) {
-              h.hold(true);
-              player.addEventListener("seeked", function () { if (state.handle) state.handle.hold(false); }, { once: true });
-            }
-            player.addEventListener("seeked", function () { if (!state.marks.seeked) mark("seeked"); }, { once: true });
+            var held = h.hold && !/[?&]sg-(seek)?hold=0/.test(location.search);
+            if (held) h.hold(true);
+            player.addEventListener("seeked", function () {
+              if (held && state.handle) state.handle.hold(false);
+              if (!state.marks.seeked) mark("seeked");
+            }, { once: true });
             feed();
           });
           feed();
