@@ -101,12 +101,16 @@ func (d *daemon) term(t *testing.T) {
 	}
 }
 
-func eventually(t *testing.T, what string, d time.Duration, ok func() bool) {
+// waitHolds waits (at most d) until the booster holds root whole; on a
+// timeout the failure carries the booster's status and the end of its log.
+func (b *daemon) waitHolds(t *testing.T, what, root string, d time.Duration) {
 	t.Helper()
 	deadline := time.Now().Add(d)
-	for !ok() {
+	for !b.holds(t, root) {
 		if time.Now().After(deadline) {
-			t.Fatalf("timed out: %s", what)
+			log := b.stderr.String()
+			log = log[max(0, len(log)-8000):]
+			t.Fatalf("timed out: %s\nstatus: %s\nlog (end):\n%s", what, b.ctl(t, "status").stdout, log)
 		}
 		time.Sleep(300 * time.Millisecond)
 	}
@@ -155,13 +159,13 @@ func TestE2EBoosters(t *testing.T) {
 	}
 	root1 := publish("one.bin", 1<<20+3, 31, "first video")
 	for _, b := range bs {
-		eventually(t, "booster holds the content", 90*time.Second, func() bool { return b.holds(t, root1) })
+		b.waitHolds(t, "booster holds the content", root1, 90*time.Second)
 	}
 
 	// BEP 44: a booster that knows only the uid.
 	b3 := startBooster(t, filepath.Join(dir, "b3"), append([]string{"--bootstrap", nodes[3]}, fast...)...)
 	mustSucceed(t, b3.ctl(t, "follow", pub.UID().String()), "follow by uid only")
-	eventually(t, "BEP 44 follower holds the content", 90*time.Second, func() bool { return b3.holds(t, root1) })
+	b3.waitHolds(t, "BEP 44 follower holds the content", root1, 90*time.Second)
 
 	// Offline: booster 2 stops (SIGTERM) during two posts, then returns.
 	bs[1].term(t)
@@ -172,7 +176,7 @@ func TestE2EBoosters(t *testing.T) {
 		t.Fatal("restart did not resume the held swarm")
 	}
 	for _, root := range []string{root2, root3} {
-		eventually(t, "returning booster catches up", 90*time.Second, func() bool { return b2.holds(t, root) })
+		b2.waitHolds(t, "returning booster catches up", root, 90*time.Second)
 	}
 	st := b2.status(t)
 	if len(st.Follows) != 1 || st.Follows[0].Head != 3 {
@@ -200,7 +204,7 @@ func TestE2EBoosters(t *testing.T) {
 	if err := feed.Publish(context.Background(), http.DefaultClient, home.url, raw); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "repost boosted", 90*time.Second, func() bool { return b4.holds(t, root1) })
+	b4.waitHolds(t, "repost boosted", root1, 90*time.Second)
 	if st := b4.status(t); len(st.Follows) != 1 || st.Follows[0].UID != maria.UID().String() {
 		t.Fatalf("b4 follows %+v", st.Follows)
 	}
