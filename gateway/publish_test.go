@@ -40,7 +40,7 @@ func TestPublishThroughGateway(t *testing.T) {
 		t.Fatalf("not safe after 60 s: %+v", p.Status())
 	}
 	st := p.Status()
-	t.Logf("publisher: %+v; transport %+v", st, p.Transport().Stats())
+	t.Logf("publisher: %+v; transport %+v; engine %+v", st, p.Transport().Stats(), p.SwarmStats())
 	if !st.Safe || st.Holders < 1 {
 		t.Errorf("status after Safe: %+v", st)
 	}

@@ -258,6 +258,10 @@ func (p *Publisher) Status() PublishStatus {
 	return st
 }
 
+// SwarmStats are the publisher's engine counters (retransmissions,
+// timeouts): what its upload beyond one copy went on.
+func (p *Publisher) SwarmStats() swarm.SwarmStats { return p.s.Stats() }
+
 // Transport is the publisher's WebRTC transport (byte counters).
 func (p *Publisher) Transport() *rtc.Transport { return p.rtc }
 

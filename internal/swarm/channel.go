@@ -86,8 +86,12 @@ type channel struct {
 	anyAcked      bool
 	rtoAt         time.Time // the latest retransmission timeout
 	rtoBackoff    uint      // timeouts since the last acknowledgement (RFC 6298 §5.5)
-	rtoProbe      bool      // send one datagram past the window: the timeout's probe
-	rtoUndo       bool      // an original sent before rtoAt may yet prove it spurious
+	rtoProbe      bool      // send one datagram past the window: the probe
+	probeAt       time.Time // when the latest probe was sent (probeFor)
+	probeByNack   bool      // it stands for a repeated REQUEST, not a timeout
+	probeBytes    int       // the size of the flight it resends
+	rtoUndo       bool      // a verdict on the probe is pending: an original sent before it may prove nothing lost
+	rtoProbeAcked time.Time // when the probe (or its original) was acknowledged, verdict pending
 	cc            *ledbat
 	super         *superPeer // SwarmConfig.SuperSeed's state
 	replySentAt   time.Time  // our handshake reply, for a first RTT sample
@@ -398,6 +402,7 @@ func (ch *channel) tick(now time.Time) {
 		ch.close("dead peer", false)
 		return
 	}
+	ch.rtoVerdict(now)
 	ch.detectLoss(now, true)
 	ch.superTick(now)
 	ch.fillSend(now)

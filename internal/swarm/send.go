@@ -313,17 +313,29 @@ func (ch *channel) ackRange(sp ppsp.Spec, now time.Time, sample bool) {
 		ch.inflightBytes -= f.bytes
 		acked += f.bytes
 		if ch.rtoUndo {
-			// The first acknowledgement after a timeout tells which it
-			// was (RFC 5682's F-RTO, simplified): one for a datagram
-			// sent before it means the receiver had stalled, not the
-			// path lost, so the window comes back; one for the resent
-			// or later datagrams confirms the loss.
-			ch.rtoUndo = false
-			if !f.retx && f.sent.Before(ch.rtoAt) {
-				ch.cc.undoTimeout()
-				ch.s.stats.SpuriousTimeouts++
-			} else {
-				ch.cc.undoSaved = false
+			// The acknowledgements after a probe (a timeout's, or a
+			// repeated REQUEST's: probeFor) tell whether what it
+			// stands for was lost (RFC 5682's F-RTO, simplified): one
+			// for a datagram sent before it means the path or the
+			// receiver had stalled, lost nothing, so nothing more is
+			// resent and a timeout's window comes back; one for new
+			// data sent after it, with older data still outstanding,
+			// confirms the loss. One for a resent datagram says nothing
+			// yet: it may be the original's, delayed (a data channel
+			// never loses, it only queues), so the verdict waits for
+			// the next or, if none comes, for rtoVerdictWait.
+			switch {
+			case !f.retx && f.sent.Before(ch.probeAt):
+				ch.rtoUndo, ch.rtoProbeAcked = false, time.Time{}
+				if !ch.probeByNack {
+					ch.cc.undoTimeout()
+					ch.s.stats.SpuriousTimeouts++
+				}
+			case f.retx:
+				if ch.rtoProbeAcked.IsZero() {
+					ch.rtoProbeAcked = now
+				}
+			default:
 				confirmed = true
 			}
 		}
@@ -334,7 +346,8 @@ func (ch *channel) ackRange(sp ppsp.Spec, now time.Time, sample bool) {
 		// (RFC 6298 §3's ambiguity, which Karn's rule avoids for RTT): it
 		// must not declare everything sent before it lost. One that comes
 		// at least half a round trip after the retransmission is its own.
-		own := !f.retx || now.Sub(f.sent) >= ch.cc.srtt/2
+		// While a probe's verdict is pending, no resent datagram's is.
+		own := !f.retx || now.Sub(f.sent) >= ch.cc.srtt/2 && !ch.rtoUndo
 		if own && (!ch.anyAcked || seq > ch.highestAcked) {
 			ch.highestAcked, ch.anyAcked = seq, true
 		}
@@ -358,9 +371,49 @@ func (ch *channel) ackRange(sp ppsp.Spec, now time.Time, sample bool) {
 		}
 	}
 	if confirmed {
-		ch.loseSentBefore(ch.rtoAt)
+		ch.confirmProbe(now)
 	}
 	ch.detectLoss(now, false)
+}
+
+// rtoVerdict confirms the latest probe when it was acknowledged and
+// nothing sent before it followed within rtoVerdictWait: had the
+// originals only been delayed, their acknowledgements would come right
+// behind the first one's, in the order they were sent.
+func (ch *channel) rtoVerdict(now time.Time) {
+	if ch.rtoUndo && !ch.rtoProbeAcked.IsZero() && now.Sub(ch.rtoProbeAcked) >= max(ch.cc.srtt/2, rtoVerdictWait) {
+		ch.confirmProbe(now)
+	}
+}
+
+// rtoVerdictWait is the least time rtoVerdict gives the acknowledgements
+// of originals to follow the probe's: more than a tick, and than a busy
+// receiver's gap between two datagrams it handles.
+const rtoVerdictWait = 30 * time.Millisecond
+
+// confirmProbe takes what the latest probe stood for as lost: a
+// timeout's window stays collapsed; a repeated REQUEST's is a loss
+// (once) now; and everything sent before the probe and still
+// unacknowledged is resent.
+func (ch *channel) confirmProbe(now time.Time) {
+	if debugSwarm {
+		println("confirm", ch.probeByNack)
+	}
+	ch.rtoUndo, ch.rtoProbeAcked = false, time.Time{}
+	ch.cc.undoSaved = false
+	lost := ch.loseSentBefore(ch.probeAt)
+	if ch.probeByNack {
+		ch.cc.onLoss(now, lost+ch.probeBytes)
+	}
+}
+
+// probeFor resends f alone, past the window, as the probe whose
+// acknowledgements tell whether the rest sent before it was lost; a
+// timeout's probe also holds the window collapsed until they tell.
+func (ch *channel) probeFor(f *flight, now time.Time, byNack bool) {
+	ch.probeBytes = f.bytes
+	ch.loseFlight(f)
+	ch.probeAt, ch.rtoProbe, ch.rtoUndo, ch.rtoProbeAcked, ch.probeByNack = now, true, true, time.Time{}, byNack
 }
 
 // detectLoss declares flights lost after dupThresh later ones were
@@ -401,8 +454,8 @@ func (ch *channel) detectLoss(now time.Time, timers bool) {
 			// not everything in flight sent twice. Each further timeout
 			// without an acknowledgement doubles the wait (§5.5).
 			timeout = true
-			ch.loseFlight(f)
-			ch.rtoAt, ch.rtoProbe, ch.rtoUndo = now, true, true
+			ch.probeFor(f, now, false)
+			ch.rtoAt = now
 			ch.rtoBackoff = min(ch.rtoBackoff+1, 6)
 			ch.s.stats.Timeouts++
 			ch.flightHead++
@@ -445,11 +498,16 @@ compact:
 }
 
 // nackInFlight treats a repeated REQUEST for chunks we sent at least a
-// round trip ago, still unacknowledged, as word that they were lost: the
-// receiver asks again for what it saw overtaken (retryRequests). It
-// catches the loss that acknowledgements cannot: when the lost datagram
-// carried uncle hashes that every later chunk relies on, nothing later
-// verifies, so nothing is acknowledged and only the timeout would fire.
+// round trip ago, still unacknowledged, as word that they may be lost:
+// the receiver asks again for what it saw overtaken, or for everything
+// when it has waited long for anything (retryRequests). A flight that a
+// later one overtook (acknowledged) is lost. The others may be lost or
+// only delayed (a stalled path, a busy receiver: a data channel never
+// loses): the oldest goes again alone as a probe, and its
+// acknowledgements tell (confirmProbe). It catches the loss that
+// acknowledgements cannot: when the lost datagram carried uncle hashes
+// that every later chunk relies on, nothing later verifies, so nothing is
+// acknowledged until the probe brings them again.
 func (ch *channel) nackInFlight(sp ppsp.Spec) {
 	srtt := ch.cc.srtt
 	if srtt == 0 || len(ch.flightOf) == 0 || sp.End < sp.Start {
@@ -457,12 +515,20 @@ func (ch *channel) nackInFlight(sp ppsp.Spec) {
 	}
 	now := ch.e.cfg.Now()
 	lostBytes := 0
+	var oldest *flight
 	lose := func(f *flight) {
 		if f == nil || f.done || now.Sub(f.sent) < srtt {
 			return
 		}
-		lostBytes += f.bytes
-		ch.loseFlight(f)
+		if debugSwarm {
+			println("nack", f.first, f.n, "seq", f.seq, "highest", ch.highestAcked, "age", now.Sub(f.sent).String(), "srtt", srtt.String())
+		}
+		if ch.anyAcked && f.seq < ch.highestAcked {
+			lostBytes += f.bytes
+			ch.loseFlight(f)
+		} else if oldest == nil || f.seq < oldest.seq {
+			oldest = f
+		}
 	}
 	if sp.End-sp.Start <= 256 {
 		for c := sp.Start; c <= sp.End; c++ {
@@ -479,12 +545,18 @@ func (ch *channel) nackInFlight(sp ppsp.Spec) {
 			}
 		}
 	}
-	if lostBytes == 0 {
-		return
+	probe := oldest != nil && !ch.rtoUndo
+	if probe {
+		ch.probeFor(oldest, now, true)
+		ch.s.stats.NackProbes++
 	}
-	ch.s.stats.Nacks++
-	ch.cc.onLoss(now, lostBytes)
-	ch.resendHashes()
+	if lostBytes > 0 {
+		ch.s.stats.Nacks++
+		ch.cc.onLoss(now, lostBytes)
+	}
+	if lostBytes > 0 || probe {
+		ch.resendHashes()
+	}
 }
 
 // loseSentBefore declares lost every flight sent before t and still
@@ -498,11 +570,12 @@ func (ch *channel) nackInFlight(sp ppsp.Spec) {
 // as a later flight acknowledged, and each would wait a whole timeout of
 // its own, one datagram per timeout (seconds when much was in flight).
 // The window already collapsed at the timeout: no second reduction.
-func (ch *channel) loseSentBefore(t time.Time) {
+func (ch *channel) loseSentBefore(t time.Time) (bytes int) {
 	n := 0
 	for i := ch.flightHead; i < len(ch.flights); i++ {
 		f := &ch.flights[i]
 		if !f.done && f.sent.Before(t) {
+			bytes += f.bytes
 			ch.loseFlight(f)
 			n++
 		}
@@ -511,6 +584,7 @@ func (ch *channel) loseSentBefore(t time.Time) {
 		ch.s.stats.TimeoutLosses += uint64(n)
 		ch.resendHashes()
 	}
+	return bytes
 }
 
 // resendHashes forgets which hashes were sent: a lost datagram may have

@@ -114,12 +114,13 @@ type SwarmStats struct {
 	Retransmits      uint64
 	Timeouts         uint64 // retransmission timeouts
 	SpuriousTimeouts uint64 // of them, undone: the original was acknowledged after all
-	TimeoutLosses    uint64 // datagrams found lost when a timeout's probe was acknowledged first
+	TimeoutLosses    uint64 // datagrams found lost when a probe was acknowledged and nothing older followed
 	Forgotten        uint64 // chunks held, found damaged in the store, fetched again (Forget)
 	Reshown          uint64 // super-seeding: chunks shown again, their first peer gone
 	Duplicates       uint64 // verified chunks received that we had already
 	Unverifiable     uint64 // chunks held (not stored) for want of an uncle hash
 	Nacks            uint64 // repeated REQUESTs taken as word of a loss
+	NackProbes       uint64 // repeated REQUESTs for what nothing later overtook, answered by a probe
 	PeersDropped     uint64 // peers closed for failing verification or the protocol
 	BytesDownloaded  uint64 // content bytes verified
 	BytesUploaded    uint64 // content bytes sent
