@@ -2,7 +2,8 @@
 
 // Command wasm is swarmgate's browser client: syscall/js glue over
 // internal/client, the same PPSP engine and Merkle verification as the
-// native build, with WebRTC data channels (pion's js build) as transport.
+// native build, with WebRTC data channels (the browser's, through internal/rtc) as
+// transport.
 //
 // It defines globalThis.swarmgate:
 //
@@ -33,10 +34,9 @@ import (
 	"syscall/js"
 	"time"
 
-	"github.com/pion/webrtc/v4"
-
 	"github.com/swarmgate/swarmgate/internal/client"
 	"github.com/swarmgate/swarmgate/internal/link"
+	"github.com/swarmgate/swarmgate/internal/rtc"
 	"github.com/swarmgate/swarmgate/internal/store/blobstore"
 )
 
@@ -95,11 +95,11 @@ func watch(this js.Value, args []js.Value) any {
 	}
 	o := args[0]
 	lnk, signal, peer := str(o, "link"), str(o, "signal"), o.Get("peer").Truthy()
-	var ice []webrtc.ICEServer
+	var ice []rtc.ICEServer
 	if v := o.Get("iceServers"); v.Type() == js.TypeObject {
 		for i := 0; i < v.Length(); i++ {
 			if u := v.Index(i); u.Type() == js.TypeString {
-				ice = append(ice, webrtc.ICEServer{URLs: []string{u.String()}})
+				ice = append(ice, rtc.ICEServer{URLs: []string{u.String()}})
 			}
 		}
 	}

@@ -8,7 +8,7 @@ import (
 )
 
 // TestWasmBuild: the client core and what it reads through build for the
-// browser (GOOS=js GOARCH=wasm, pion's js build), as the wasm/ package
+// browser (GOOS=js GOARCH=wasm), as the wasm/ package
 // needs them.
 func TestWasmBuild(t *testing.T) {
 	gotool, err := exec.LookPath("go")

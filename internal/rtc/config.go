@@ -7,8 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"time"
-
-	"github.com/pion/webrtc/v4"
 )
 
 // Config configures a Transport. Zero values pick the documented defaults.
@@ -27,7 +25,7 @@ type Config struct {
 	// ICEServers are STUN/TURN servers. Default none: host candidates
 	// only (loopback included), which is what a LAN, a gateway with a
 	// public address and every test need.
-	ICEServers []webrtc.ICEServer
+	ICEServers []ICEServer
 	// LoopbackOnly restricts ICE to the loopback interface over UDP/IPv4,
 	// locally and remotely: for tests and benchmarks, so nothing leaves
 	// 127.0.0.0/8. Default false.

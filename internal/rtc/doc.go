@@ -27,11 +27,13 @@
 // (Config.SetupTimeout); a connection that fails, closes or stays silent for
 // Config.IdleTimeout is closed and its resources freed. Nothing a remote
 // peer sends can block the transport: messages are queued without blocking
-// (the js build delivers each message on its own goroutine), bounded in
+// (the browser's event loop hands each message over and returns), bounded in
 // bytes, and dropped like UDP datagrams when the queue is full; datagrams
 // that do not parse are the engine's to drop.
 //
 // Mux joins a UDP socket and a Transport into one net.PacketConn, so that
 // one engine (one store, one set of swarms) serves UDP and WebRTC peers at
-// once. The package builds for js/wasm from the same code (pion's js build).
+// once. The package builds for js/wasm from the same code: there the
+// connection under it is the browser's RTCPeerConnection, called through
+// syscall/js (conn_js.go), elsewhere pion's (conn_pion.go).
 package rtc

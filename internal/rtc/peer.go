@@ -4,8 +4,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/pion/webrtc/v4"
 )
 
 // Peer connection states.
@@ -26,12 +24,11 @@ type peer struct {
 	lastRecv atomic.Int64 // unix nanoseconds
 
 	mu        sync.Mutex // guards what follows
-	pc        *webrtc.PeerConnection
-	dc        *webrtc.DataChannel
-	queue     [][]byte // datagrams waiting for the channel to open
+	c         conn       // nil until set up
+	queue     [][]byte   // datagrams waiting for the channel to open
 	queued    int
-	remoteSet bool // the remote description is applied
-	cands     []webrtc.ICECandidateInit
+	remoteSet bool     // the remote description is applied
+	cands     []Signal // remote candidates that came before the remote description
 }
 
 func newPeer(id string, offerer bool, now time.Time) *peer {

@@ -60,12 +60,6 @@ func newAPI(cfg *Config) (*webrtc.API, webrtc.Configuration, error) {
 	return webrtc.NewAPI(webrtc.WithSettingEngine(se)), pcc, nil
 }
 
-// closePC closes pc and waits for its goroutines to end.
-func closePC(pc *webrtc.PeerConnection) error { return pc.GracefulClose() }
-
-// setBinary is a no-op outside the browser.
-func setBinary(*webrtc.DataChannel) {}
-
 // pionLogs sends pion's logs to slog at debug level: what a remote peer
 // makes pion complain about is not ours to shout.
 type pionLogs struct{ l *slog.Logger }
@@ -86,6 +80,3 @@ func (p pionLog) Warn(m string)             { p.l.Debug(m, "level", "warn") }
 func (p pionLog) Warnf(f string, a ...any)  { p.l.Debug(fmt.Sprintf(f, a...), "level", "warn") }
 func (p pionLog) Error(m string)            { p.l.Debug(m, "level", "error") }
 func (p pionLog) Errorf(f string, a ...any) { p.l.Debug(fmt.Sprintf(f, a...), "level", "error") }
-
-// jsHeld is a no-op outside the browser (settings_js.go).
-func jsHeld(int) {}

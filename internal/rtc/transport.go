@@ -9,8 +9,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/pion/webrtc/v4"
 )
 
 // Transport is a net.PacketConn over WebRTC data channels whose addresses
@@ -21,8 +19,7 @@ type Transport struct {
 	cfg  Config
 	log  *slog.Logger
 	self Addr
-	api  *webrtc.API
-	pcc  webrtc.Configuration
+	fac  *connFactory
 
 	own *inbox                // our inbox
 	in  atomic.Pointer[inbox] // where messages go: own, or a Mux's
@@ -47,12 +44,12 @@ func New(cfg Config) (*Transport, error) {
 	if err := cfg.defaults(); err != nil {
 		return nil, err
 	}
-	api, pcc, err := newAPI(&cfg)
+	fac, err := newConnFactory(&cfg)
 	if err != nil {
 		return nil, err
 	}
 	t := &Transport{
-		cfg: cfg, log: cfg.Logger, self: Addr{ID: cfg.ID}, api: api, pcc: pcc,
+		cfg: cfg, log: cfg.Logger, self: Addr{ID: cfg.ID}, fac: fac,
 		own:      newInbox(cfg.RecvBuffer),
 		peers:    make(map[string]*peer),
 		redial:   make(map[string]time.Time),
@@ -145,9 +142,9 @@ func (t *Transport) WriteTo(b []byte, addr net.Addr) (int, error) {
 func (t *Transport) write(p *peer, b []byte) {
 	if p.state.Load() == stateOpen {
 		p.mu.Lock()
-		dc := p.dc
+		c := p.c
 		p.mu.Unlock()
-		t.send(dc, b)
+		t.send(c, b)
 		return
 	}
 	p.mu.Lock()
@@ -158,26 +155,26 @@ func (t *Transport) write(p *peer, b []byte) {
 		return
 	}
 	open := p.state.Load() == stateOpen
-	dc := p.dc
+	c := p.c
 	p.mu.Unlock()
 	if open {
-		t.send(dc, b)
+		t.send(c, b)
 		return
 	}
 	t.stats.dropsPending.Add(1)
 }
 
-// send writes one message on dc unless its send buffer is full.
-func (t *Transport) send(dc *webrtc.DataChannel, b []byte) {
-	if dc.BufferedAmount() > uint64(t.cfg.SendBuffer) {
+// send writes one message on c's data channel unless its send buffer is
+// full.
+func (t *Transport) send(c conn, b []byte) {
+	if c.buffered() > uint64(t.cfg.SendBuffer) {
 		t.stats.dropsSend.Add(1)
 		return
 	}
-	if err := dc.Send(b); err != nil {
+	if err := c.send(b); err != nil {
 		t.stats.dropsSend.Add(1)
 		return
 	}
-	jsHeld(len(b))
 	t.stats.msgsSent.Add(1)
 	t.stats.bytesSent.Add(uint64(len(b)))
 }
@@ -198,9 +195,9 @@ func (t *Transport) Blocked(addr net.Addr) bool {
 		return false
 	}
 	p.mu.Lock()
-	dc := p.dc
+	c := p.c
 	p.mu.Unlock()
-	return dc != nil && dc.BufferedAmount()+uint64(t.cfg.DatagramSize) > uint64(t.cfg.SendBuffer)
+	return c != nil && c.buffered()+uint64(t.cfg.DatagramSize) > uint64(t.cfg.SendBuffer)
 }
 
 // LastResort implements swarm.LastResorter: the peers the Signaler knows
@@ -334,7 +331,7 @@ func (t *Transport) closePeer(p *peer, reason string, failed bool) {
 		p.mu.Unlock()
 		return
 	}
-	pc := p.pc
+	c := p.c
 	p.queue, p.queued, p.cands = nil, 0, nil
 	p.mu.Unlock()
 	t.mu.Lock()
@@ -353,13 +350,13 @@ func (t *Transport) closePeer(p *peer, reason string, failed bool) {
 		t.stats.setupFailed.Add(1)
 	}
 	t.log.Debug("peer connection closed", "peer", p.id, "reason", reason, "was", map[int32]string{stateConnecting: "connecting", stateOpen: "open"}[prev])
-	if pc == nil {
+	if c == nil {
 		t.live.Done()
 		return
 	}
 	go func() {
 		defer t.live.Done()
-		if err := closePC(pc); err != nil {
+		if err := c.close(); err != nil {
 			t.log.Debug("close peer connection", "peer", p.id, "err", err)
 		}
 	}()
@@ -397,80 +394,55 @@ func (t *Transport) housekeep() {
 // newPC creates p's peer connection and data channel and wires their
 // events. It runs on the Run goroutine.
 func (t *Transport) newPC(p *peer) error {
-	pc, err := t.api.NewPeerConnection(t.pcc)
-	if err != nil {
-		return fmt.Errorf("rtc: new peer connection: %w", err)
-	}
-	unordered, zero, negotiated, id := false, uint16(0), true, uint16(0)
-	dc, err := pc.CreateDataChannel("ppsp", &webrtc.DataChannelInit{
-		Ordered: &unordered, MaxRetransmits: &zero, Negotiated: &negotiated, ID: &id,
+	c, err := t.fac.newConn(connEvents{
+		candidate: func(s Signal) {
+			if p.state.Load() == stateClosed {
+				return
+			}
+			t.tasks.push(func(ctx context.Context) {
+				if p.state.Load() != stateClosed {
+					t.signal(ctx, p, s)
+				}
+			})
+		},
+		failed: func() { t.closePeer(p, "connection failed", true) },
+		closed: func(reason string) { t.closePeer(p, reason, false) },
+		open:   func() { t.opened(p) },
+		// Never block here: pion runs it on its SCTP reader, the browser
+		// on its event loop.
+		message: func(b []byte, isString bool) {
+			if p.state.Load() == stateClosed {
+				return
+			}
+			if isString || len(b) == 0 || len(b) > t.cfg.MaxMessage {
+				t.stats.dropsRecv.Add(1)
+				return
+			}
+			p.lastRecv.Store(t.cfg.Now().UnixNano())
+			if !t.in.Load().push(b, p.addr) {
+				t.stats.dropsRecv.Add(1)
+				return
+			}
+			t.stats.msgsRecv.Add(1)
+			t.stats.bytesRecv.Add(uint64(len(b)))
+		},
 	})
 	if err != nil {
-		closePC(pc)
-		return fmt.Errorf("rtc: data channel: %w", err)
+		return err
 	}
-	setBinary(dc)
 	p.mu.Lock()
 	if p.state.Load() == stateClosed {
 		p.mu.Unlock()
-		closePC(pc)
+		c.close()
 		return errors.New("rtc: peer closed during setup")
 	}
-	p.pc, p.dc = pc, dc
+	p.c = c
 	p.mu.Unlock()
-
-	pc.OnICECandidate(func(c *webrtc.ICECandidate) {
-		if c == nil || p.state.Load() == stateClosed {
-			return
-		}
-		init := c.ToJSON()
-		s := Signal{Kind: Candidate, Candidate: init.Candidate}
-		if init.SDPMid != nil {
-			s.SDPMid = *init.SDPMid
-		}
-		if init.SDPMLineIndex != nil {
-			s.SDPMLineIndex = *init.SDPMLineIndex
-		}
-		t.tasks.push(func(ctx context.Context) {
-			if p.state.Load() != stateClosed {
-				t.signal(ctx, p, s)
-			}
-		})
-	})
-	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
-		switch s {
-		case webrtc.PeerConnectionStateFailed:
-			t.closePeer(p, "connection failed", true)
-		case webrtc.PeerConnectionStateClosed:
-			t.closePeer(p, "connection closed", false)
-		}
-	})
-	dc.OnOpen(func() { t.opened(p, dc) })
-	dc.OnClose(func() { t.closePeer(p, "data channel closed", false) })
-	// Never block here: the js build runs each message on its own
-	// goroutine, so a blocked handler reorders (browser-testing.md).
-	dc.OnMessage(func(m webrtc.DataChannelMessage) {
-		if p.state.Load() == stateClosed {
-			return
-		}
-		if m.IsString || len(m.Data) == 0 || len(m.Data) > t.cfg.MaxMessage {
-			t.stats.dropsRecv.Add(1)
-			return
-		}
-		p.lastRecv.Store(t.cfg.Now().UnixNano())
-		jsHeld(len(m.Data))
-		if !t.in.Load().push(m.Data, p.addr) {
-			t.stats.dropsRecv.Add(1)
-			return
-		}
-		t.stats.msgsRecv.Add(1)
-		t.stats.bytesRecv.Add(uint64(len(m.Data)))
-	})
 	return nil
 }
 
 // opened moves p to open and sends what waited.
-func (t *Transport) opened(p *peer, dc *webrtc.DataChannel) {
+func (t *Transport) opened(p *peer) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if !p.state.CompareAndSwap(stateConnecting, stateOpen) {
@@ -479,7 +451,7 @@ func (t *Transport) opened(p *peer, dc *webrtc.DataChannel) {
 	p.lastRecv.Store(t.cfg.Now().UnixNano())
 	t.stats.opened.Add(1)
 	for _, b := range p.queue {
-		t.send(dc, b)
+		t.send(p.c, b)
 	}
 	p.queue, p.queued = nil, 0
 	t.log.Debug("peer connection open", "peer", p.id, "offerer", p.offerer)
@@ -494,15 +466,12 @@ func (t *Transport) dial(ctx context.Context, p *peer) {
 		t.closePeer(p, err.Error(), true)
 		return
 	}
-	offer, err := p.pc.CreateOffer(nil)
-	if err == nil {
-		err = p.pc.SetLocalDescription(offer)
-	}
+	offer, err := p.c.offer()
 	if err != nil {
 		t.closePeer(p, "offer: "+err.Error(), true)
 		return
 	}
-	t.signal(ctx, p, Signal{Kind: Offer, SDP: offer.SDP})
+	t.signal(ctx, p, Signal{Kind: Offer, SDP: offer})
 }
 
 // signal sends s to p; a failure closes p.
@@ -575,30 +544,23 @@ func (t *Transport) onOffer(ctx context.Context, from, sdp string) {
 		t.closePeer(p, err.Error(), false)
 		return
 	}
-	if err := p.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: sdp}); err != nil {
-		t.closePeer(p, "bad offer: "+err.Error(), false)
+	answer, err := p.c.answer(sdp)
+	if err != nil {
+		t.closePeer(p, err.Error(), false)
 		return
 	}
 	t.remoteSet(p)
-	answer, err := p.pc.CreateAnswer(nil)
-	if err == nil {
-		err = p.pc.SetLocalDescription(answer)
-	}
-	if err != nil {
-		t.closePeer(p, "answer: "+err.Error(), false)
-		return
-	}
-	t.signal(ctx, p, Signal{Kind: Answer, SDP: answer.SDP})
+	t.signal(ctx, p, Signal{Kind: Answer, SDP: answer})
 }
 
 func (t *Transport) onAnswer(from, sdp string) {
 	p := t.peer(from)
-	if p == nil || !p.offerer || p.state.Load() != stateConnecting || p.hasRemote() || p.pc == nil ||
+	if p == nil || !p.offerer || p.state.Load() != stateConnecting || p.hasRemote() || p.c == nil ||
 		len(sdp) == 0 || len(sdp) > maxSDP {
 		t.stats.signalsDropped.Add(1)
 		return
 	}
-	if err := p.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: sdp}); err != nil {
+	if err := p.c.setAnswer(sdp); err != nil {
 		t.closePeer(p, "bad answer: "+err.Error(), true)
 		return
 	}
@@ -611,20 +573,19 @@ func (t *Transport) onCandidate(from string, s Signal) {
 		t.stats.signalsDropped.Add(1)
 		return
 	}
-	c := webrtc.ICECandidateInit{Candidate: s.Candidate, SDPMid: &s.SDPMid, SDPMLineIndex: &s.SDPMLineIndex}
 	p.mu.Lock()
 	if !p.remoteSet {
 		if len(p.cands) < maxPendingCand {
-			p.cands = append(p.cands, c)
+			p.cands = append(p.cands, s)
 		} else {
 			t.stats.signalsDropped.Add(1)
 		}
 		p.mu.Unlock()
 		return
 	}
-	pc := p.pc
+	c := p.c
 	p.mu.Unlock()
-	if err := pc.AddICECandidate(c); err != nil {
+	if err := c.addCandidate(s); err != nil {
 		t.stats.signalsDropped.Add(1)
 		t.log.Debug("bad candidate", "peer", from, "err", err)
 	}
@@ -637,10 +598,10 @@ func (t *Transport) remoteSet(p *peer) {
 	p.remoteSet = true
 	cs := p.cands
 	p.cands = nil
-	pc := p.pc
+	c := p.c
 	p.mu.Unlock()
-	for _, c := range cs {
-		if err := pc.AddICECandidate(c); err != nil {
+	for _, s := range cs {
+		if err := c.addCandidate(s); err != nil {
 			t.stats.signalsDropped.Add(1)
 		}
 	}

@@ -7,7 +7,7 @@ import (
 )
 
 // TestWasmBuild: the transport builds for the browser (GOOS=js
-// GOARCH=wasm, pion's js build) from the same code.
+// GOARCH=wasm, over the browser's RTCPeerConnection) from the same code.
 func TestWasmBuild(t *testing.T) {
 	gotool, err := exec.LookPath("go")
 	if err != nil {

@@ -2,8 +2,8 @@
 // ?sg-worker=1; docs/decisions.md 55). The Go-WASM client runs here, off
 // the page's thread, which keeps the player. Browsers give workers no
 // RTCPeerConnection, so the page holds the peer connections and this
-// worker drives them through a stand-in (PC below) that pion's js build
-// uses unchanged; each data channel is made on the page and transferred
+// worker drives them through a stand-in (PC below) that internal/rtc's
+// browser connection (conn_js.go) uses unchanged; each data channel is made on the page and transferred
 // here, so every message goes straight to Go, never through the page.
 // Messages with the page:
 //   page -> worker: {t:"init", wasmExec, wasm, load}, {t:"watch", id, opts},
@@ -12,7 +12,7 @@
 //   worker -> page: {t:"ready"} | {t:"fail", err}, {t:"ret", id, ok, v, err},
 //                   {t:"call", id, op, args}, {t:"mark", k, at}
 "use strict";
-self.window = self; // pion's js build finds RTCPeerConnection on window
+self.window = self; // load.js and the Go glue look for globals on window
 
 var calls = new Map(), nextCall = 1;
 function callPage(op, args) {
