@@ -20,8 +20,54 @@ const maxBrowserQueue = 1024
 // (WebSocket.bufferedAmount) before a write fails.
 const maxBuffered = 1 << 20
 
+// adopted is a session the page opened before the module ran, for the
+// next Dial of its URL (AdoptSocket).
+var adopted struct {
+	sync.Mutex
+	url    string
+	ws     js.Value
+	queued js.Value
+}
+
+// AdoptSocket gives the next Dial of url a WebSocket the page opened and
+// said hello on already (load.js's early connection, while the module
+// compiled). queued is the page's array of the broker's messages (strings)
+// received since, the welcome first, in order, which the page keeps
+// filling until that Dial takes the socket's events over: the Dial skips
+// its own hello and reads them before anything newer, each checked as any
+// message from the broker is. A socket no longer open by then is closed
+// and Dial opens its own.
+func AdoptSocket(url string, ws, queued js.Value) {
+	adopted.Lock()
+	defer adopted.Unlock()
+	adopted.url, adopted.ws, adopted.queued = url, ws, queued
+}
+
+// takeAdopted returns the adopted socket for url and what it queued, or
+// an undefined socket. Read together with the handlers' take-over (no
+// wait in between: the page's handler queues until then).
+func takeAdopted(url string) (ws js.Value, queued [][]byte) {
+	adopted.Lock()
+	defer adopted.Unlock()
+	ws, q, u := adopted.ws, adopted.queued, adopted.url
+	adopted.url, adopted.ws, adopted.queued = "", js.Undefined(), js.Undefined()
+	if ws.Type() != js.TypeObject {
+		return js.Undefined(), nil
+	}
+	if u != url || ws.Get("readyState").Int() != 1 || q.Type() != js.TypeObject || q.Length() == 0 || q.Length() > maxBrowserQueue {
+		ws.Call("close") // not OPEN, or no welcome yet
+		return js.Undefined(), nil
+	}
+	for i := 0; i < q.Length(); i++ {
+		if m := q.Index(i); m.Type() == js.TypeString {
+			queued = append(queued, []byte(m.String()))
+		}
+	}
+	return ws, queued
+}
+
 // dial opens the browser's WebSocket (WHATWG WebSockets) and waits for it
-// to open.
+// to open, or takes the one AdoptSocket gave for url.
 func dial(ctx context.Context, url string, cfg ClientConfig) (Conn, error) {
 	ctor := js.Global().Get("WebSocket")
 	if ctor.IsUndefined() {
@@ -30,15 +76,22 @@ func dial(ctx context.Context, url string, cfg ClientConfig) (Conn, error) {
 	c := &browserConn{opened: make(chan struct{}), notify: make(chan struct{}, 1)}
 	c.rd.init()
 	c.wd.init()
-	var ws js.Value
-	func() {
-		defer func() {
-			if r := recover(); r != nil {
-				ws = js.Undefined()
-			}
+	ws, queued := takeAdopted(url)
+	if ws.Type() == js.TypeObject {
+		c.helloSent = true
+		c.isOpen = true
+		close(c.opened)
+		c.queue = queued
+	} else {
+		func() {
+			defer func() {
+				if r := recover(); r != nil {
+					ws = js.Undefined()
+				}
+			}()
+			ws = ctor.New(url)
 		}()
-		ws = ctor.New(url)
-	}()
+	}
 	if ws.IsUndefined() {
 		return nil, errors.New("the browser refused the WebSocket URL")
 	}
@@ -88,12 +141,13 @@ type browserConn struct {
 	notify                     chan struct{} // a message arrived or the conn closed
 	rd, wd                     deadline
 
-	mu      sync.Mutex
-	isOpen  bool
-	queue   [][]byte
-	closed  bool
-	closeCh chan struct{}
-	err     error
+	mu        sync.Mutex
+	isOpen    bool
+	helloSent bool // an adopted socket: the page said hello already
+	queue     [][]byte
+	closed    bool
+	closeCh   chan struct{}
+	err       error
 }
 
 func (c *browserConn) closedCh() chan struct{} {
@@ -179,6 +233,18 @@ func (c *browserConn) WriteMessage(p []byte) error {
 	}
 	if isClosed(c.wd.wait()) {
 		return os.ErrDeadlineExceeded
+	}
+	if c.helloSent {
+		// The first write is our hello, which the page sent for us.
+		c.mu.Lock()
+		skip := c.helloSent
+		c.helloSent = false
+		c.mu.Unlock()
+		if skip {
+			if m, err := Decode(p); err == nil && m.Type == TypeHello {
+				return nil
+			}
+		}
 	}
 	if ws.Get("bufferedAmount").Int() > maxBuffered {
 		return errors.New("signaling: the browser's WebSocket send buffer is full")

@@ -38,6 +38,7 @@ import (
 	"github.com/swarmgate/swarmgate/internal/link"
 	"github.com/swarmgate/swarmgate/internal/rtc"
 	"github.com/swarmgate/swarmgate/internal/store/blobstore"
+	"github.com/swarmgate/swarmgate/signaling"
 )
 
 // maxRead bounds one read: the Service Worker and MediaSource paths ask
@@ -104,6 +105,16 @@ func watch(this js.Value, args []js.Value) any {
 		}
 	}
 	debug := o.Get("debug").Truthy()
+	// The connection the page opened while the module compiled (load.js),
+	// taken now: from here the page only queues the broker's messages.
+	early := js.Null()
+	if f := js.Global().Get("swarmgateEarlyTake"); f.Type() == js.TypeFunction {
+		early = f.Invoke(signal)
+	}
+	if early.Type() == js.TypeObject && peer {
+		dropEarly(early) // a peer's session is not the leecher's the page opened
+		early = js.Null()
+	}
 	return promise(func() (any, error) {
 		l, err := link.Parse(lnk)
 		if err != nil {
@@ -116,12 +127,30 @@ func watch(this js.Value, args []js.Value) any {
 			cfg.Store, cfg.StorageKind = st, kind
 		}
 		cfg.RTC.ICEServers = ice
+		if early.Type() == js.TypeObject {
+			signaling.AdoptSocket(signal, early.Get("ws"), early.Get("msgs"))
+			// The peers the page offered to (none if the broker had not
+			// listed any yet: the transport dials when the engine writes).
+			cfg.Transport = func(t *rtc.Transport) {
+				conns := early.Get("conns")
+				for i := 0; conns.Type() == js.TypeObject && i < conns.Length(); i++ {
+					c := conns.Index(i)
+					if err := t.AdoptBrowser(c.Get("peer").String(), c.Get("pc"), c.Get("dc")); err != nil {
+						js.Global().Get("console").Call("debug", "swarmgate: early connection not adopted: "+err.Error())
+						c.Get("pc").Call("close")
+					}
+				}
+			}
+		}
 		if debug {
 			cfg.Logger = slog.New(slog.NewTextHandler(consoleWriter{}, &slog.HandlerOptions{Level: slog.LevelDebug}))
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 		defer cancel()
 		c, err := client.Start(ctx, cfg)
+		if early.Type() == js.TypeObject && (err != nil || c.Offline()) {
+			dropEarly(early) // never taken over (a socket taken is closed by then)
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -136,6 +165,20 @@ func watch(this js.Value, args []js.Value) any {
 		}
 		return handle(c), nil
 	})
+}
+
+// dropEarly closes an early connection the client did not take over.
+func dropEarly(e js.Value) {
+	signaling.AdoptSocket("", js.Undefined(), js.Undefined())
+	if conns := e.Get("conns"); conns.Type() == js.TypeObject {
+		for i := 0; i < conns.Length(); i++ {
+			conns.Index(i).Get("pc").Call("close")
+		}
+	}
+	if ws := e.Get("ws"); ws.Type() == js.TypeObject && ws.Get("readyState").Int() < 2 {
+		ws.Set("onmessage", js.Null())
+		ws.Call("close")
+	}
 }
 
 // handle is the JS object for one watched swarm.

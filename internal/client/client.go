@@ -51,6 +51,11 @@ type Config struct {
 	// Phase, when set, is told the steps of the start as they are done
 	// ("dialed", "engine"): the page's timeline.
 	Phase func(string)
+	// Transport, when set, is called with the WebRTC transport once it
+	// exists, before it runs: the browser hands it the connection the
+	// page opened while the module compiled (rtc.Transport.AdoptBrowser).
+	// Not called for a client that stays offline.
+	Transport func(*rtc.Transport)
 }
 
 // Client is one watched swarm. Start it; Close it.
@@ -144,6 +149,9 @@ func Start(ctx context.Context, cfg Config) (*Client, error) {
 	if c.rtc, err = rtc.New(rc); err != nil {
 		c.cleanup()
 		return nil, err
+	}
+	if cfg.Transport != nil && !c.offline {
+		cfg.Transport(c.rtc)
 	}
 	if c.engine, err = swarm.New(swarm.Config{Conn: c.rtc, Logger: cfg.Logger, HashCache: cfg.HashCache}); err != nil {
 		c.cleanup()
@@ -282,6 +290,9 @@ type Status struct {
 	BytesSent   uint64 `json:"bytesSent"` // every byte sent on data channels
 	BytesRecv   uint64 `json:"bytesRecv"`
 	MsgsSent    uint64 `json:"msgsSent"` // data channel messages sent
+	// Early counts the connections the page opened while the module
+	// compiled and the client took over (Config.Transport).
+	Early uint64 `json:"early"`
 	// DropsRecv counts messages the transport dropped (receive queue
 	// full); Retransmits the engine's re-requests: signs of a slow tab.
 	DropsRecv   uint64 `json:"dropsRecv"`
@@ -314,7 +325,7 @@ func (c *Client) Status(cells int) Status {
 	ss := c.s.Stats()
 	st.Uploaded = ss.BytesUploaded
 	ts := c.rtc.Stats()
-	st.BytesSent, st.BytesRecv, st.MsgsSent, st.DropsRecv = ts.BytesSent, ts.BytesRecv, ts.MsgsSent, ts.DropsRecv
+	st.BytesSent, st.BytesRecv, st.MsgsSent, st.DropsRecv, st.Early = ts.BytesSent, ts.BytesRecv, ts.MsgsSent, ts.DropsRecv, ts.Adopted
 	st.Retransmits = ss.Retransmits
 	st.PeersDropped = ss.PeersDropped
 	st.Storage, st.Restored, st.Offline = c.cfg.StorageKind, c.restored, c.offline

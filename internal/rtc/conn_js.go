@@ -69,14 +69,46 @@ func (f *connFactory) newConn(ev connEvents) (_ conn, err error) {
 		return nil, errNoRTC
 	}
 	defer catch(&err)
-	c := &jsConn{f: f}
-	c.pc = ctor.New(f.config)
+	pc := ctor.New(f.config)
 	init := js.Global().Get("Object").New()
 	init.Set("ordered", false)
 	init.Set("maxRetransmits", 0)
 	init.Set("negotiated", true)
 	init.Set("id", channelID)
-	c.dc = c.pc.Call("createDataChannel", channelLabel, init)
+	return f.wire(pc, pc.Call("createDataChannel", channelLabel, init), ev), nil
+}
+
+// AdoptBrowser hands the transport a connection to peer id that the page
+// opened before the module ran (load.js's early connection: the signaling
+// session and the offer to the gateway go while the module compiles): pc
+// an RTCPeerConnection we offered on, dc its negotiated "ppsp" channel
+// (ID 0, unordered, no retransmissions). Its events come to the transport
+// from now on; until the answer is applied (pc.remoteDescription) the
+// transport applies it when the broker relays it.
+func (t *Transport) AdoptBrowser(id string, pc, dc js.Value) (err error) {
+	defer catch(&err)
+	if pc.Type() != js.TypeObject || dc.Type() != js.TypeObject {
+		return errors.New("rtc: adopt: no connection")
+	}
+	if l := dc.Get("label"); l.Type() != js.TypeString || l.String() != channelLabel || !dc.Get("negotiated").Truthy() ||
+		dc.Get("id").Type() != js.TypeNumber || dc.Get("id").Int() != channelID || dc.Get("ordered").Truthy() {
+		return errors.New("rtc: adopt: not the ppsp channel")
+	}
+	switch pc.Get("connectionState").String() {
+	case "failed", "closed":
+		return errors.New("rtc: adopt: the connection " + pc.Get("connectionState").String())
+	}
+	if dc.Get("readyState").String() != "connecting" && dc.Get("readyState").String() != "open" {
+		return errors.New("rtc: adopt: the channel is " + dc.Get("readyState").String())
+	}
+	remote := pc.Get("remoteDescription").Type() == js.TypeObject
+	open := dc.Get("readyState").String() == "open"
+	return t.adopt(id, func(ev connEvents) (conn, error) { return t.fac.wire(pc, dc, ev), nil }, remote, open)
+}
+
+// wire makes a jsConn of pc and dc and sets their handlers.
+func (f *connFactory) wire(pc, dc js.Value, ev connEvents) *jsConn {
+	c := &jsConn{f: f, pc: pc, dc: dc}
 	// ArrayBuffers, not Blobs (read through a FileReader):
 	// browser-testing.md, Go-WASM pitfall 2.
 	c.dc.Set("binaryType", "arraybuffer")
@@ -142,7 +174,7 @@ func (f *connFactory) newConn(ev connEvents) (_ conn, err error) {
 		jsHeld(n)
 		ev.message(b, false)
 	})
-	return c, nil
+	return c
 }
 
 func (c *jsConn) offer() (sdp string, err error) {

@@ -63,6 +63,7 @@ func New(cfg Config) (*Transport, error) {
 // Stats are the transport's counters.
 type Stats struct {
 	Dials, Accepts  uint64 // connections we offered / answered
+	Adopted         uint64 // of the dials, connections set up outside and handed over (AdoptBrowser)
 	Opened          uint64 // data channels that opened
 	SetupFailed     uint64 // connections that never opened (timeout, ICE, signaling)
 	IdleClosed      uint64 // open connections closed for silence
@@ -79,9 +80,9 @@ type Stats struct {
 }
 
 type stats struct {
-	dials, accepts, opened, setupFailed, idleClosed, closed atomic.Uint64
-	msgsSent, msgsRecv, bytesSent, bytesRecv                atomic.Uint64
-	dropsSend, dropsPending, dropsRecv, signalsDropped      atomic.Uint64
+	dials, accepts, adopted, opened, setupFailed, idleClosed, closed atomic.Uint64
+	msgsSent, msgsRecv, bytesSent, bytesRecv                         atomic.Uint64
+	dropsSend, dropsPending, dropsRecv, signalsDropped               atomic.Uint64
 }
 
 // Stats returns the counters.
@@ -91,7 +92,7 @@ func (t *Transport) Stats() Stats {
 	open := len(t.peers)
 	t.mu.Unlock()
 	return Stats{
-		Dials: s.dials.Load(), Accepts: s.accepts.Load(), Opened: s.opened.Load(),
+		Dials: s.dials.Load(), Accepts: s.accepts.Load(), Adopted: s.adopted.Load(), Opened: s.opened.Load(),
 		SetupFailed: s.setupFailed.Load(), IdleClosed: s.idleClosed.Load(), Closed: s.closed.Load(),
 		Open: open, MsgsSent: s.msgsSent.Load(), MsgsRecv: s.msgsRecv.Load(),
 		BytesSent: s.bytesSent.Load(), BytesRecv: s.bytesRecv.Load(),
@@ -394,7 +395,59 @@ func (t *Transport) housekeep() {
 // newPC creates p's peer connection and data channel and wires their
 // events. It runs on the Run goroutine.
 func (t *Transport) newPC(p *peer) error {
-	c, err := t.fac.newConn(connEvents{
+	c, err := t.fac.newConn(t.events(p))
+	if err != nil {
+		return err
+	}
+	p.mu.Lock()
+	if p.state.Load() == stateClosed {
+		p.mu.Unlock()
+		c.close()
+		return errors.New("rtc: peer closed during setup")
+	}
+	p.c = c
+	p.mu.Unlock()
+	return nil
+}
+
+// adopt takes over a connection to peer id that we offered and that was
+// set up outside the transport (conn_js.go: the one load.js opened while
+// the module compiled): mk wires it to p's events. remote tells whether
+// the answer is applied; open whether the data channel is open (if not,
+// its opening is reported as usual). It fails if the peer is known.
+func (t *Transport) adopt(id string, mk func(connEvents) (conn, error), remote, open bool) error {
+	if id == "" || len(id) > maxPeerID || id == t.self.ID {
+		return fmt.Errorf("rtc: bad peer ID %q", id)
+	}
+	t.mu.Lock()
+	if t.closed {
+		t.mu.Unlock()
+		return net.ErrClosed
+	}
+	if t.peers[id] != nil || len(t.peers) >= t.cfg.MaxPeers {
+		t.mu.Unlock()
+		return fmt.Errorf("rtc: peer %q already connected, or too many peers", id)
+	}
+	p := t.addPeerLocked(id, true)
+	t.stats.adopted.Add(1)
+	t.mu.Unlock()
+	c, err := mk(t.events(p))
+	if err != nil {
+		t.closePeer(p, "adopt: "+err.Error(), false)
+		return err
+	}
+	p.mu.Lock()
+	p.c, p.remoteSet = c, remote
+	p.mu.Unlock()
+	if open {
+		t.opened(p)
+	}
+	return nil
+}
+
+// events are p's connection's reports, handed to the transport.
+func (t *Transport) events(p *peer) connEvents {
+	return connEvents{
 		candidate: func(s Signal) {
 			if p.state.Load() == stateClosed {
 				return
@@ -426,19 +479,7 @@ func (t *Transport) newPC(p *peer) error {
 			t.stats.msgsRecv.Add(1)
 			t.stats.bytesRecv.Add(uint64(len(b)))
 		},
-	})
-	if err != nil {
-		return err
 	}
-	p.mu.Lock()
-	if p.state.Load() == stateClosed {
-		p.mu.Unlock()
-		c.close()
-		return errors.New("rtc: peer closed during setup")
-	}
-	p.c = c
-	p.mu.Unlock()
-	return nil
 }
 
 // opened moves p to open and sends what waited.

@@ -317,6 +317,10 @@ try {
     if (s.fromPeers + s.fromGateway !== clipSize) throw new Error(`verified ${s.fromPeers + s.fromGateway} bytes of ${clipSize}`);
     figures.leecher_uploaded_bytes = s.uploaded;
     figures.from_gateway_bytes = s.fromGateway;
+    // The connection load.js opened while the module compiled is the one
+    // the client used (decision 58), and it closed with the rest above.
+    figures.early_connections = s.early;
+    if (!(s.early >= 1)) throw new Error(`the page's early connection was not taken over: ${JSON.stringify(s)}`);
     const sent0 = await page.evaluate(() => __net.sent);
     await sleep(3000);
     const sent1 = await page.evaluate(() => __net.sent);

@@ -158,6 +158,107 @@
     return worker;
   };
 
+  // The early connection (decision 58): while the module downloads and
+  // compiles, the page opens the signaling session as a leecher, joins the
+  // swarm and offers a connection to the gateway the broker lists first;
+  // the Go client adopts all of it when it starts (swarmgateEarlyTake).
+  // The data channel is the one internal/rtc makes: negotiated, ID 0,
+  // unordered, no retransmissions. Nothing else is sent: a leecher is
+  // never listed, so no one offers to it, and Go sends the first datagram.
+  var early = null;
+  var EARLY_PEERS = 4; // internal/client's MaxPeers: the peers the client connects to
+  function earlyConnect(signal, root) {
+    var e = { url: signal, msgs: [], ws: null, conns: [], taken: false };
+    var marks = window.swarmgateEarlyMarks = { start: Math.round(performance.now()) }; // the timeline, for tests
+    function mark(k) { if (!(k in marks)) marks[k] = Math.round(performance.now()); }
+    e.mark = mark;
+    var ws;
+    try { ws = new WebSocket(signal); } catch (err) { return null; }
+    e.ws = ws;
+    function send(m) { try { ws.send(JSON.stringify(m)); } catch (err) {} }
+    ws.onopen = function () { mark("open"); send({ v: 1, type: "hello", role: "leecher" }); };
+    ws.onclose = function () { e.closed = true; };
+    ws.onmessage = function (ev) {
+      if (typeof ev.data !== "string") return;
+      var m = null;
+      if (!e.taken) { try { m = JSON.parse(ev.data); } catch (err) { m = null; } }
+      var c = m && (m.type === "answer" || m.type === "candidate") ? e.conns.filter(function (c) { return c.peer === m.from; })[0] : null;
+      if (c) {
+        if (m.type === "answer" && !c.remote && typeof m.sdp === "string") {
+          c.remote = true;
+          mark("answer");
+          c.pc.setRemoteDescription({ type: "answer", sdp: m.sdp }).then(function () {
+            c.cands.forEach(function (x) { c.pc.addIceCandidate(x).catch(function () {}); });
+            c.cands = [];
+          }, function () {});
+        } else if (m.type === "candidate" && m.candidate && m.candidate.candidate) {
+          var x = { candidate: String(m.candidate.candidate), sdpMid: m.candidate.sdpMid, sdpMLineIndex: m.candidate.sdpMLineIndex };
+          if (c.remote) c.pc.addIceCandidate(x).catch(function () {}); else c.cands.push(x);
+        }
+        return;
+      }
+      if (e.msgs.length >= 1024) { window.swarmgateEarlyDrop(e); return; } // the Go side's queue bound
+      e.msgs.push(ev.data); // the Go client reads these, checked, when it takes over
+      if (!m) return;
+      if (m.type === "welcome") { mark("welcome"); send({ type: "join", swarm: root }); }
+      else if (m.type === "peers" && m.swarm === root && Array.isArray(m.peers)) {
+        mark("peers");
+        // The broker lists gateways first; the client connects in order.
+        m.peers.forEach(function (p) {
+          if (p && typeof p.id === "string" && e.conns.length < EARLY_PEERS && !e.conns.some(function (c) { return c.peer === p.id; })) offer(p.id);
+        });
+      }
+    };
+    function offer(id) {
+      var pc, dc;
+      try {
+        pc = new RTCPeerConnection({ iceServers: [] });
+        dc = pc.createDataChannel("ppsp", { negotiated: true, id: 0, ordered: false, maxRetransmits: 0 });
+        dc.binaryType = "arraybuffer";
+      } catch (err) { if (pc) pc.close(); return; }
+      e.conns.push({ peer: id, pc: pc, dc: dc, remote: false, cands: [] });
+      dc.addEventListener("open", function () { mark("dc_open"); });
+      pc.onicecandidate = function (ev) {
+        var c = ev.candidate;
+        if (c && c.candidate) send({ type: "candidate", to: id, candidate: { candidate: c.candidate, sdpMid: c.sdpMid, sdpMLineIndex: c.sdpMLineIndex } });
+      };
+      pc.createOffer().then(function (o) {
+        return pc.setLocalDescription(o).then(function () { mark("offer"); send({ type: "offer", to: id, sdp: o.sdp }); });
+      }).catch(function () {});
+    }
+    return e;
+  }
+  // swarmgateEarlyTake(signal) hands the early connection to the Go client
+  // (wasm/main.go): {ws, msgs, conns: [{peer, pc, dc, remote}]}, or null.
+  // From then on the page only queues the broker's messages in msgs, for
+  // Go, until Go takes the socket's events over.
+  window.swarmgateEarlyTake = function (signal) {
+    var e = early;
+    early = null;
+    if (!e) return null;
+    if (e.url !== signal || e.closed) { window.swarmgateEarlyDrop(e); return null; }
+    e.taken = true;
+    e.mark("taken");
+    return { ws: e.ws, msgs: e.msgs, conns: e.conns.map(function (c) { return { peer: c.peer, pc: c.pc, dc: c.dc, remote: c.remote }; }) };
+  };
+  // swarmgateEarlyDrop closes an early connection nobody took.
+  window.swarmgateEarlyDrop = function (e) {
+    e = e || early;
+    if (e === early) early = null;
+    if (!e) return;
+    (e.conns || []).forEach(function (c) { try { c.pc.close(); } catch (err) {} });
+    if (e.ws) { e.ws.onmessage = e.ws.onopen = e.ws.onclose = null; try { e.ws.close(); } catch (err) {} }
+  };
+  // The page holds the whole video already (watch.js notes it): no network.
+  function earlyWanted(root) {
+    if (!root || /[?&]sg-(early|p2p)=0/.test(location.search) || !window.WebSocket || !window.RTCPeerConnection) return false;
+    try {
+      if (localStorage.getItem("swarmgate.peer") === "1") return false; // a peer's session is not a leecher's
+      if (localStorage.getItem("swarmgate.held." + root) === "1") return false;
+    } catch (err) {}
+    return true;
+  }
+
   // A page that includes this script in its head with data-wasm and
   // data-wasm-exec starts the client at once, before its body is parsed.
   var me = typeof document !== "undefined" && document.currentScript; // none in the worker (worker.js imports this file)
@@ -166,6 +267,7 @@
     if (/[?&]sg-worker=1/.test(location.search) && me.dataset.worker && window.swarmgateWorkerOK()) {
       window.swarmgateWorker({ worker: me.dataset.worker, wasmExec: me.dataset.wasmExec, wasm: me.dataset.wasm, load: me.src }).catch(function () {});
     } else {
+      if (earlyWanted(me.dataset.root)) early = earlyConnect((location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/signal", me.dataset.root);
       window.swarmgateLoad(me.dataset.wasmExec, me.dataset.wasm).catch(function () {});
     }
   }

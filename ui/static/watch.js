@@ -90,6 +90,9 @@
       (s.offline ? " · no network used" : s.done ? " · complete; connections closed" : "");
     transfer.hidden = false;
     if (s.error && state.mode !== "raw") { fallback("the swarm client stopped: " + s.error); return; }
+    // The whole video is in this device's storage: the next visit opens no
+    // early connection (load.js), the client plays it offline.
+    if (s.done && s.storage && s.storage !== "memory") try { localStorage.setItem("swarmgate.held." + D.root, "1"); } catch (e) {}
     if (s.quiet) return; // nothing changes any more: stop polling
     if (!document.hidden) statusTimer = setTimeout(showStatus, 1000);
   }
@@ -99,6 +102,7 @@
     if (state.mode === "raw" && state.reason) return;
     state.errors.push(reason);
     if (state.handle) { state.handle.close(); state.handle = null; }
+    if (window.swarmgateEarlyDrop) window.swarmgateEarlyDrop(); // load.js's connection, if the client never took it
     state.mode = "raw"; state.reason = reason;
     say("Playing from the gateway over HTTP: " + reason + ".");
     if (player) {
@@ -316,6 +320,8 @@
     }).then(function (size) {
       state.size = size;
       mark("size");
+      var em = window.swarmgateEarlyMarks || {};
+      Object.keys(em).forEach(function (k) { state.marks["early_" + k] = em[k]; });
       if (useSW) return playWorker();
       return playMSE().catch(function (err) {
         if (!canSW) throw err;
