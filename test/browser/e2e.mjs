@@ -177,6 +177,7 @@ async function bench(browser, runs) {
     const g = start("gateway", ["gateway", "--listen", `127.0.0.1:${gp}`, "--data", path.join(tmp, `gw-bench-${i}`), "--udp", `127.0.0.1:${gu}`,
       "--no-dht", "--peer", `127.0.0.1:${seedPort}`, "--webrtc-loopback"]);
     await waitHTTP(`http://127.0.0.1:${gp}/healthz`, 20000);
+    const cpu0 = { gateway: cpuMs(g.pid), seeder: cpuMs(seeder.pid) };
     if (args.includes("--profile")) { await cdp.send("Profiler.enable"); await cdp.send("Profiler.setSamplingInterval", { interval: 500 }); await cdp.send("Profiler.start"); }
     // SG_EXTRA adds query keys to the page's link (A/B runs: "&sg-hold=0").
     await page.goto(`http://127.0.0.1:${gp}` + pagePath + "&autoplay=1" + (args.includes("--mse") ? "&sg-sw=0" : "") + (process.env.SG_EXTRA || ""));
@@ -193,6 +194,10 @@ async function bench(browser, runs) {
     const trace = setInterval(() => page.evaluate(() => { const s = swarmgatePage.last || {}; return JSON.stringify({ t: Math.round(performance.now()), mode: swarmgatePage.mode, have: s.have, total: s.total, drops: s.dropsRecv, rtx: s.retransmits, recv: s.bytesRecv }); }).then((x) => args.includes("--trace") && console.error(x)).catch(() => {}), 2000);
     try { await until(page, "the download to complete", () => swarmgatePage.last && swarmgatePage.last.done, null, 300000); } finally { clearInterval(trace); }
     const s = await page.evaluate(() => ({ now: performance.now(), started: swarmgatePage.started }));
+    // The other ends' CPU for the whole clip (they share this machine's
+    // cores with the tab): per MiB, from /proc.
+    r.gateway_cpu_ms_per_mib = Math.round((cpuMs(g.pid) - cpu0.gateway) / (clipSize / 1048576));
+    r.seeder_cpu_ms_per_mib = Math.round((cpuMs(seeder.pid) - cpu0.seeder) / (clipSize / 1048576));
     // A seek once the tab holds everything: the player's own share of a seek.
     r.seek_held_frame_ms = await page.evaluate(() => new Promise((resolve) => {
       const v = document.getElementById("player"), target = 0.25 * v.duration, t0 = performance.now();
@@ -230,7 +235,16 @@ async function bench(browser, runs) {
     await ctx.close();
   }
   const med = (k) => { const v = all.map((r) => r[k]).sort((a, b) => a - b); return v[Math.floor(v.length / 2)]; };
-  console.log(JSON.stringify({ median: true, runs, first_frame_ms: med("first_frame_ms"), seek_frame_ms: med("seek_frame_ms"), download_ms: med("download_ms"), throughput_mibps: med("throughput_mibps"), heap_peak_mib: med("heap_peak_mib"), tab_cpu_ms_per_mib: med("tab_cpu_ms_per_mib") }));
+  console.log(JSON.stringify({ median: true, runs, first_frame_ms: med("first_frame_ms"), seek_frame_ms: med("seek_frame_ms"), download_ms: med("download_ms"), throughput_mibps: med("throughput_mibps"), heap_peak_mib: med("heap_peak_mib"), tab_cpu_ms_per_mib: med("tab_cpu_ms_per_mib"), gateway_cpu_ms_per_mib: med("gateway_cpu_ms_per_mib"), seeder_cpu_ms_per_mib: med("seeder_cpu_ms_per_mib") }));
+}
+
+// cpuMs is a process's user plus system CPU time in milliseconds
+// (/proc/PID/stat, clock ticks of 10 ms), or 0 when it cannot be read.
+function cpuMs(pid) {
+  try {
+    const f = fs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+    return (Number(f[11]) + Number(f[12])) * 10;
+  } catch (e) { return 0; }
 }
 
 // memory: the tab's memory while it plays and fetches a big file (issue 7:
