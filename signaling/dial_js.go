@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"sync"
+	"sync/atomic"
 	"syscall/js"
 	"time"
 )
@@ -24,46 +25,58 @@ const maxBuffered = 1 << 20
 // next Dial of its URL (AdoptSocket).
 var adopted struct {
 	sync.Mutex
-	url    string
-	ws     js.Value
-	queued js.Value
+	url   string
+	early js.Value
 }
 
-// AdoptSocket gives the next Dial of url a WebSocket the page opened and
-// said hello on already (load.js's early connection, while the module
-// compiled). queued is the page's array of the broker's messages (strings)
-// received since, the welcome first, in order, which the page keeps
-// filling until that Dial takes the socket's events over: the Dial skips
-// its own hello and reads them before anything newer, each checked as any
-// message from the broker is. A socket no longer open by then is closed
-// and Dial opens its own.
-func AdoptSocket(url string, ws, queued js.Value) {
+// AdoptSocket gives the next Dial of url the WebSocket the page opened
+// before the module ran (load.js's early connection, while the module
+// compiled): early.ws the socket, early.helloSent whether the page said
+// hello on it, early.msgs the page's array of the broker's messages
+// (strings) since, the welcome first, in order. The page keeps saying
+// hello and filling msgs until that Dial takes the socket's events over:
+// the Dial then skips its own hello if the page's went, and reads the
+// queued messages before anything newer, each checked as any message from
+// the broker is. A socket closing or closed by then is closed and Dial
+// opens its own.
+func AdoptSocket(url string, early js.Value) {
 	adopted.Lock()
 	defer adopted.Unlock()
-	adopted.url, adopted.ws, adopted.queued = url, ws, queued
+	adopted.url, adopted.early = url, early
 }
 
-// takeAdopted returns the adopted socket for url and what it queued, or
-// an undefined socket. Read together with the handlers' take-over (no
-// wait in between: the page's handler queues until then).
-func takeAdopted(url string) (ws js.Value, queued [][]byte) {
+// AdoptedSockets counts the sockets Dial took over (for the page's tests).
+func AdoptedSockets() int { return int(adoptedCount.Load()) }
+
+var adoptedCount atomic.Int64
+
+// takeAdopted returns the adopted socket for url, whether the page said
+// hello on it, and what it queued; or an undefined socket. Read together
+// with the handlers' take-over (no wait in between: the page's handlers
+// act until then).
+func takeAdopted(url string) (ws js.Value, hello bool, queued [][]byte) {
 	adopted.Lock()
 	defer adopted.Unlock()
-	ws, q, u := adopted.ws, adopted.queued, adopted.url
-	adopted.url, adopted.ws, adopted.queued = "", js.Undefined(), js.Undefined()
-	if ws.Type() != js.TypeObject {
-		return js.Undefined(), nil
+	e, u := adopted.early, adopted.url
+	adopted.url, adopted.early = "", js.Undefined()
+	if e.Type() != js.TypeObject {
+		return js.Undefined(), false, nil
 	}
-	if u != url || ws.Get("readyState").Int() != 1 || q.Type() != js.TypeObject || q.Length() == 0 || q.Length() > maxBrowserQueue {
-		ws.Call("close") // not OPEN, or no welcome yet
-		return js.Undefined(), nil
+	ws, q := e.Get("ws"), e.Get("msgs")
+	if ws.Type() != js.TypeObject {
+		return js.Undefined(), false, nil
+	}
+	if st := ws.Get("readyState"); u != url || st.Type() != js.TypeNumber || st.Int() > 1 || q.Type() != js.TypeObject || q.Length() > maxBrowserQueue {
+		ws.Call("close") // closing or closed
+		return js.Undefined(), false, nil
 	}
 	for i := 0; i < q.Length(); i++ {
 		if m := q.Index(i); m.Type() == js.TypeString {
 			queued = append(queued, []byte(m.String()))
 		}
 	}
-	return ws, queued
+	adoptedCount.Add(1)
+	return ws, e.Get("helloSent").Truthy(), queued
 }
 
 // dial opens the browser's WebSocket (WHATWG WebSockets) and waits for it
@@ -76,11 +89,13 @@ func dial(ctx context.Context, url string, cfg ClientConfig) (Conn, error) {
 	c := &browserConn{opened: make(chan struct{}), notify: make(chan struct{}, 1)}
 	c.rd.init()
 	c.wd.init()
-	ws, queued := takeAdopted(url)
+	ws, hello, queued := takeAdopted(url)
 	if ws.Type() == js.TypeObject {
-		c.helloSent = true
-		c.isOpen = true
-		close(c.opened)
+		c.helloSent = hello
+		if ws.Get("readyState").Int() == 1 {
+			c.isOpen = true
+			close(c.opened)
+		}
 		c.queue = queued
 	} else {
 		func() {

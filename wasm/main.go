@@ -128,7 +128,7 @@ func watch(this js.Value, args []js.Value) any {
 		}
 		cfg.RTC.ICEServers = ice
 		if early.Type() == js.TypeObject {
-			signaling.AdoptSocket(signal, early.Get("ws"), early.Get("msgs"))
+			signaling.AdoptSocket(signal, early)
 			// The peers the page offered to (none if the broker had not
 			// listed any yet: the transport dials when the engine writes).
 			cfg.Transport = func(t *rtc.Transport) {
@@ -169,7 +169,7 @@ func watch(this js.Value, args []js.Value) any {
 
 // dropEarly closes an early connection the client did not take over.
 func dropEarly(e js.Value) {
-	signaling.AdoptSocket("", js.Undefined(), js.Undefined())
+	signaling.AdoptSocket("", js.Undefined())
 	if conns := e.Get("conns"); conns.Type() == js.TypeObject {
 		for i := 0; i < conns.Length(); i++ {
 			conns.Index(i).Get("pc").Call("close")

@@ -63,6 +63,12 @@ type jsConn struct {
 
 var errNoRTC = errors.New("rtc: this browser has no RTCPeerConnection")
 
+// The constructors a message handler needs, looked up once.
+var (
+	arrayBuffer = js.Global().Get("ArrayBuffer")
+	uint8Array  = js.Global().Get("Uint8Array")
+)
+
 func (f *connFactory) newConn(ev connEvents) (_ conn, err error) {
 	ctor := js.Global().Get("RTCPeerConnection")
 	if ctor.Type() != js.TypeFunction {
@@ -160,7 +166,7 @@ func (f *connFactory) wire(pc, dc js.Value, ev connEvents) *jsConn {
 			ev.message(nil, true)
 			return
 		}
-		if d.Type() != js.TypeObject || d.Get("byteLength").Type() != js.TypeNumber {
+		if d.Type() != js.TypeObject || !d.InstanceOf(arrayBuffer) {
 			ev.message(nil, false) // neither text nor an ArrayBuffer: dropped as empty
 			return
 		}
@@ -170,7 +176,7 @@ func (f *connFactory) wire(pc, dc js.Value, ev connEvents) *jsConn {
 			return
 		}
 		b := make([]byte, n)
-		js.CopyBytesToGo(b, js.Global().Get("Uint8Array").New(d))
+		js.CopyBytesToGo(b, uint8Array.New(d))
 		jsHeld(n)
 		ev.message(b, false)
 	})

@@ -176,7 +176,7 @@
     try { ws = new WebSocket(signal); } catch (err) { return null; }
     e.ws = ws;
     function send(m) { try { ws.send(JSON.stringify(m)); } catch (err) {} }
-    ws.onopen = function () { mark("open"); send({ v: 1, type: "hello", role: "leecher" }); };
+    ws.onopen = function () { mark("open"); send({ v: 1, type: "hello", role: "leecher" }); e.helloSent = true; };
     ws.onclose = function () { e.closed = true; };
     ws.onmessage = function (ev) {
       if (typeof ev.data !== "string") return;
@@ -229,9 +229,10 @@
     return e;
   }
   // swarmgateEarlyTake(signal) hands the early connection to the Go client
-  // (wasm/main.go): {ws, msgs, conns: [{peer, pc, dc, remote}]}, or null.
-  // From then on the page only queues the broker's messages in msgs, for
-  // Go, until Go takes the socket's events over.
+  // (wasm/main.go): {ws, msgs, helloSent, conns: [{peer, pc, dc, remote}]},
+  // or null. From then on the page only says hello (if the socket was not
+  // open yet) and queues the broker's messages in msgs, for Go, until Go
+  // takes the socket's events over.
   window.swarmgateEarlyTake = function (signal) {
     var e = early;
     early = null;
@@ -239,7 +240,7 @@
     if (e.url !== signal || e.closed) { window.swarmgateEarlyDrop(e); return null; }
     e.taken = true;
     e.mark("taken");
-    return { ws: e.ws, msgs: e.msgs, conns: e.conns.map(function (c) { return { peer: c.peer, pc: c.pc, dc: c.dc, remote: c.remote }; }) };
+    return e;
   };
   // swarmgateEarlyDrop closes an early connection nobody took.
   window.swarmgateEarlyDrop = function (e) {
