@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"sync"
-	"sync/atomic"
 	"syscall/js"
 	"time"
 )
@@ -45,11 +44,6 @@ func AdoptSocket(url string, early js.Value) {
 	adopted.url, adopted.early = url, early
 }
 
-// AdoptedSockets counts the sockets Dial took over (for the page's tests).
-func AdoptedSockets() int { return int(adoptedCount.Load()) }
-
-var adoptedCount atomic.Int64
-
 // takeAdopted returns the adopted socket for url, whether the page said
 // hello on it, and what it queued; or an undefined socket. Read together
 // with the handlers' take-over (no wait in between: the page's handlers
@@ -75,7 +69,6 @@ func takeAdopted(url string) (ws js.Value, hello bool, queued [][]byte) {
 			queued = append(queued, []byte(m.String()))
 		}
 	}
-	adoptedCount.Add(1)
 	return ws, e.Get("helloSent").Truthy(), queued
 }
 
