@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/swarmgate/swarmgate/internal/client"
+	"github.com/swarmgate/swarmgate/internal/jsutil"
 	"github.com/swarmgate/swarmgate/internal/link"
 	"github.com/swarmgate/swarmgate/internal/store"
 	"github.com/swarmgate/swarmgate/internal/swarm"
@@ -170,28 +171,5 @@ func (r *fileReader) block(off int64) (*fileBlock, error) {
 	return b, nil
 }
 
-// await blocks the calling goroutine until the Promise p settles.
-func await(p js.Value) (js.Value, error) {
-	type result struct {
-		v   js.Value
-		err error
-	}
-	ch := make(chan result, 1)
-	ok := js.FuncOf(func(this js.Value, args []js.Value) any {
-		ch <- result{v: args[0]}
-		return nil
-	})
-	fail := js.FuncOf(func(this js.Value, args []js.Value) any {
-		msg := "rejected"
-		if len(args) > 0 {
-			msg = args[0].Call("toString").String()
-		}
-		ch <- result{err: errors.New(msg)}
-		return nil
-	})
-	defer ok.Release()
-	defer fail.Release()
-	p.Call("then", ok, fail)
-	res := <-ch
-	return res.v, res.err
-}
+// await waits for a Promise (jsutil.Await).
+var await = jsutil.Await

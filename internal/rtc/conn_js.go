@@ -9,6 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall/js"
+
+	"github.com/swarmgate/swarmgate/internal/jsutil"
 )
 
 // ICEServer is a STUN or TURN server (the fields of pion's type that a
@@ -287,35 +289,7 @@ func catch(err *error) {
 	}
 }
 
-// await waits for a Promise. Never call it from a js.FuncOf callback.
-func await(p js.Value) (js.Value, error) {
-	type result struct {
-		v   js.Value
-		err error
-	}
-	ch := make(chan result, 1)
-	ok := js.FuncOf(func(this js.Value, args []js.Value) any {
-		v := js.Undefined()
-		if len(args) > 0 {
-			v = args[0]
-		}
-		ch <- result{v: v}
-		return nil
-	})
-	fail := js.FuncOf(func(this js.Value, args []js.Value) any {
-		msg := "rejected"
-		if len(args) > 0 {
-			msg = args[0].Call("toString").String()
-		}
-		ch <- result{err: errors.New(msg)}
-		return nil
-	})
-	defer ok.Release()
-	defer fail.Release()
-	js.Global().Get("Promise").Call("resolve", p).Call("then", ok, fail)
-	res := <-ch
-	return res.v, res.err
-}
+var await = jsutil.Await
 
 // jsHeldBytes counts the bytes of JS objects (each received message's
 // ArrayBuffer) that Go references until its GC finalizes them. A tab that

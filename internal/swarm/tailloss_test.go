@@ -39,20 +39,8 @@ func (c *tailDropConn) WriteTo(b []byte, addr net.Addr) (int, error) {
 // receiver's request again for the whole missing tail (over 256 chunks)
 // used to be ignored too.
 func TestTailBurstLossRecovers(t *testing.T) {
-	data := randomContent(4<<20, 31) // 4096 chunks: 256 datagrams of 16
-	udp, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	drop := &tailDropConn{PacketConn: udp, from: 236, to: 256}
-	src := startEngine(t, drop, nil)
-	seed := seedContent(t, src, data, 1024)
-	l := startEngine(t, nil, nil)
-	dst, sw := leechSwarm(t, l, seed.ID(), 1024, ModeLeech)
-	dst.Connect(src.conn.LocalAddr())
-	waitDone(t, dst, time.Minute)
-	checkContent(t, sw, data)
-	ss := seed.Stats()
+	drop := &tailDropConn{from: 236, to: 256}
+	ss, _ := transferThrough(t, randomContent(4<<20, 31), func(c net.PacketConn) net.PacketConn { drop.PacketConn = c; return drop }) // 4096 chunks: 256 datagrams of 16
 	t.Logf("dropped %d of %d DATA datagrams; seeder %+v", drop.dropped.Load(), drop.big.Load(), ss)
 	if drop.dropped.Load() < 10 {
 		t.Fatalf("only %d datagrams dropped: the test tests nothing", drop.dropped.Load())
@@ -116,20 +104,8 @@ func (c *holdConn) release() {
 // everything in flight: a publisher on a data channel uploaded 1.09
 // copies instead of one (CI, stop 18).
 func TestDelayedNotLostIsSpurious(t *testing.T) {
-	data := randomContent(4<<20, 32)
-	udp, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	hold := &holdConn{PacketConn: udp, from: 100, hold: 700 * time.Millisecond}
-	src := startEngine(t, hold, nil)
-	seed := seedContent(t, src, data, 1024)
-	l := startEngine(t, nil, nil)
-	dst, sw := leechSwarm(t, l, seed.ID(), 1024, ModeLeech)
-	dst.Connect(src.conn.LocalAddr())
-	waitDone(t, dst, time.Minute)
-	checkContent(t, sw, data)
-	ss := seed.Stats()
+	hold := &holdConn{from: 100, hold: 700 * time.Millisecond}
+	ss, _ := transferThrough(t, randomContent(4<<20, 32), func(c net.PacketConn) net.PacketConn { hold.PacketConn = c; return hold })
 	hold.mu.Lock()
 	held := hold.total
 	hold.mu.Unlock()
@@ -154,20 +130,8 @@ func TestDelayedNotLostIsSpurious(t *testing.T) {
 // probe, whose arrival lets the receiver verify all it held, and their
 // acknowledgements show that nothing else needs to go again.
 func TestLostUnclesProbed(t *testing.T) {
-	data := randomContent(4<<20, 33)
-	udp, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	drop := &tailDropConn{PacketConn: udp, from: 64, to: 65}
-	src := startEngine(t, drop, nil)
-	seed := seedContent(t, src, data, 1024)
-	l := startEngine(t, nil, nil)
-	dst, sw := leechSwarm(t, l, seed.ID(), 1024, ModeLeech)
-	dst.Connect(src.conn.LocalAddr())
-	waitDone(t, dst, time.Minute)
-	checkContent(t, sw, data)
-	ss, ds := seed.Stats(), dst.Stats()
+	drop := &tailDropConn{from: 64, to: 65}
+	ss, ds := transferThrough(t, randomContent(4<<20, 33), func(c net.PacketConn) net.PacketConn { drop.PacketConn = c; return drop })
 	t.Logf("dropped %d; seeder %+v; leecher held %d unverified", drop.dropped.Load(), ss, ds.Unverifiable)
 	if drop.dropped.Load() != 1 {
 		t.Fatalf("%d datagrams dropped, want 1", drop.dropped.Load())
@@ -175,4 +139,23 @@ func TestLostUnclesProbed(t *testing.T) {
 	if ss.Retransmits > 48 {
 		t.Errorf("%d chunks resent for one lost datagram of 16", ss.Retransmits)
 	}
+}
+
+// transferThrough sends data from a seeder whose socket is wrap(udp) to a
+// fresh leecher over loopback, checks what arrived and returns both
+// swarms' counters.
+func transferThrough(t *testing.T, data []byte, wrap func(net.PacketConn) net.PacketConn) (seeder, leecher SwarmStats) {
+	t.Helper()
+	udp, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := startEngine(t, wrap(udp), nil)
+	seed := seedContent(t, src, data, 1024)
+	l := startEngine(t, nil, nil)
+	dst, sw := leechSwarm(t, l, seed.ID(), 1024, ModeLeech)
+	dst.Connect(src.conn.LocalAddr())
+	waitDone(t, dst, time.Minute)
+	checkContent(t, sw, data)
+	return seed.Stats(), dst.Stats()
 }
