@@ -429,3 +429,33 @@ func TestSourceTakesLateValues(t *testing.T) {
 	defer m.Close()
 	recvPeer(t, m, peer, 3*time.Second)
 }
+
+// TestBoosterNeedPeersLooksAgain: a booster whose announce found nobody
+// (it was first) asks again with NeedPeers and finds a booster that
+// announced after it, at once rather than at its next announce round
+// (AnnounceInterval, 10 minutes by default). Two boosters that follow the
+// same publisher start together; the one the source did not upload to
+// must find the other (CI: TestE2EBoosters timed out with the second
+// booster at 0 peers, its NeedPeers ignored).
+func TestBoosterNeedPeersLooksAgain(t *testing.T) {
+	o := newOverlay(t, 30)
+	var swarm [20]byte
+	copy(swarm[:], "two-boosters-swarm!!")
+	slowRounds := func(c *Config) { c.AnnounceInterval = time.Minute }
+	first := o.joinConfig(t, false, slowRounds)
+	m1, err := first.Join(context.Background(), swarm, RoleBooster, 7300)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m1.Close()
+	waitFor(t, 10*time.Second, "the first booster's announce", func() bool { return m1.Stats().Announced > 0 })
+	second := o.joinConfig(t, false, slowRounds)
+	m2, err := second.Join(context.Background(), swarm, RoleBooster, 7301)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m2.Close()
+	waitFor(t, 10*time.Second, "the second booster's announce", func() bool { return m2.Stats().Announced > 0 })
+	m1.NeedPeers()
+	recvPeer(t, m1, netip.AddrPortFrom(second.Addr().Addr(), 7301), 5*time.Second)
+}

@@ -159,8 +159,9 @@ func (n *Node) join(ctx context.Context, swarm [20]byte, role Role, port int, tr
 // ends.
 func (m *Membership) Peers() <-chan netip.AddrPort { return m.peers }
 
-// NeedPeers asks a leecher (or a source, early) for another lookup: it ran
-// out of peers.
+// NeedPeers asks for another lookup now: a leecher that ran out of peers,
+// a source early, a booster still missing chunks with no seeder connected
+// (its next round announces again too).
 func (m *Membership) NeedPeers() {
 	select {
 	case m.need <- struct{}{}:
@@ -209,10 +210,14 @@ func (m *Membership) run(ctx context.Context) {
 	switch m.role {
 	case RoleBooster:
 		// Announce at once, holding nothing yet, then keep announcing.
+		// NeedPeers (a booster still missing chunks with no seeder: the
+		// source it waited for went to another booster) runs the next
+		// round at once: a booster that announced first finds the ones
+		// that announced after it (docs/decisions.md 59).
 		for {
 			st := m.once(ctx, m.port)
 			d := backoff(st.Announced > 0, cfg.AnnounceInterval, cfg.AnnounceInterval)
-			if !m.sleep(ctx, d, false) {
+			if !m.sleep(ctx, d, true) {
 				return
 			}
 		}
