@@ -135,7 +135,7 @@ func watch(this js.Value, args []js.Value) any {
 				conns := early.Get("conns")
 				for i := 0; conns.Type() == js.TypeObject && i < conns.Length(); i++ {
 					c := conns.Index(i)
-					if err := t.AdoptBrowser(c.Get("peer").String(), c.Get("pc"), c.Get("dc")); err != nil {
+					if err := t.AdoptBrowser(c.Get("peer").String(), c.Get("pc"), c.Get("dc"), c.Get("remote").Truthy()); err != nil {
 						js.Global().Get("console").Call("debug", "swarmgate: early connection not adopted: "+err.Error())
 						c.Get("pc").Call("close")
 					}

@@ -91,9 +91,11 @@ func (f *connFactory) newConn(ev connEvents) (_ conn, err error) {
 // session and the offer to the gateway go while the module compiles): pc
 // an RTCPeerConnection we offered on, dc its negotiated "ppsp" channel
 // (ID 0, unordered, no retransmissions). Its events come to the transport
-// from now on; until the answer is applied (pc.remoteDescription) the
-// transport applies it when the broker relays it.
-func (t *Transport) AdoptBrowser(id string, pc, dc js.Value) (err error) {
+// from now on. answered tells that the page has the answer and is
+// applying it (pc.remoteDescription may not show it yet: candidates the
+// transport adds after it are queued behind it by the browser); if not,
+// the transport applies the answer when the broker relays it.
+func (t *Transport) AdoptBrowser(id string, pc, dc js.Value, answered bool) (err error) {
 	defer catch(&err)
 	if pc.Type() != js.TypeObject || dc.Type() != js.TypeObject {
 		return errors.New("rtc: adopt: no connection")
@@ -109,7 +111,7 @@ func (t *Transport) AdoptBrowser(id string, pc, dc js.Value) (err error) {
 	if dc.Get("readyState").String() != "connecting" && dc.Get("readyState").String() != "open" {
 		return errors.New("rtc: adopt: the channel is " + dc.Get("readyState").String())
 	}
-	remote := pc.Get("remoteDescription").Type() == js.TypeObject
+	remote := answered || pc.Get("remoteDescription").Type() == js.TypeObject
 	open := dc.Get("readyState").String() == "open"
 	return t.adopt(id, func(ev connEvents) (conn, error) { return t.fac.wire(pc, dc, ev), nil }, remote, open)
 }

@@ -240,6 +240,13 @@
     if (e.url !== signal || e.closed) { window.swarmgateEarlyDrop(e); return null; }
     e.taken = true;
     e.mark("taken");
+    // Candidates that came before their answer go back in the queue: the
+    // client's transport holds them until it applies that answer.
+    e.conns.forEach(function (c) {
+      if (c.remote) return;
+      c.cands.forEach(function (x) { e.msgs.push(JSON.stringify({ type: "candidate", from: c.peer, candidate: x })); });
+      c.cands = [];
+    });
     return e;
   };
   // swarmgateEarlyDrop closes an early connection nobody took.
