@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
-	"sync"
 	"sync/atomic"
 	"syscall/js"
 
@@ -27,9 +26,6 @@ type ICEServer struct {
 type connFactory struct {
 	config js.Value // the RTCConfiguration
 	max    int      // Config.MaxMessage
-
-	mu  sync.Mutex // guards buf
-	buf js.Value   // a Uint8Array of MaxMessage bytes that send copies into
 }
 
 func newConnFactory(cfg *Config) (*connFactory, error) {
@@ -51,7 +47,7 @@ func newConnFactory(cfg *Config) (*connFactory, error) {
 		servers.Call("push", o)
 	}
 	conf.Set("iceServers", servers)
-	return &connFactory{config: conf, max: cfg.MaxMessage, buf: js.Global().Get("Uint8Array").New(cfg.MaxMessage)}, nil
+	return &connFactory{config: conf, max: cfg.MaxMessage}, nil
 }
 
 // jsConn is a conn over the browser's RTCPeerConnection and one
@@ -230,19 +226,19 @@ func (c *jsConn) addCandidate(s Signal) (err error) {
 	return err
 }
 
-// send copies b into the factory's one buffer and sends a view of it:
-// the browser copies what send is given before it returns, so no
-// Uint8Array per message is made or held by Go.
+// send copies b into a new Uint8Array and sends it. (One buffer per
+// transport, sent as a view, looked cheaper, but the browser may read the
+// view after send returns: a 50 MiB publish then uploaded 1.06 copies or
+// stalled.) Go holds the array until its GC finalizes it: jsHeld.
 func (c *jsConn) send(b []byte) (err error) {
 	defer catch(&err)
-	f := c.f
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if len(b) > f.max {
+	if len(b) > c.f.max {
 		return errors.New("rtc: message too large")
 	}
-	js.CopyBytesToJS(f.buf, b)
-	c.dc.Call("send", f.buf.Call("subarray", 0, len(b)))
+	u := uint8Array.New(len(b))
+	js.CopyBytesToJS(u, b)
+	c.dc.Call("send", u)
+	jsHeld(len(b))
 	return nil
 }
 
