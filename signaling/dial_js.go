@@ -234,7 +234,8 @@ func (c *browserConn) ReadMessage() ([]byte, error) {
 
 func (c *browserConn) WriteMessage(p []byte) error {
 	c.mu.Lock()
-	closed, ws := c.closed, c.ws
+	closed, ws, skipHello := c.closed, c.ws, c.helloSent
+	c.helloSent = false // only the first write can be our hello
 	c.mu.Unlock()
 	if closed || ws.IsNull() || ws.IsUndefined() {
 		return ErrClosed
@@ -242,16 +243,10 @@ func (c *browserConn) WriteMessage(p []byte) error {
 	if isClosed(c.wd.wait()) {
 		return os.ErrDeadlineExceeded
 	}
-	if c.helloSent {
-		// The first write is our hello, which the page sent for us.
-		c.mu.Lock()
-		skip := c.helloSent
-		c.helloSent = false
-		c.mu.Unlock()
-		if skip {
-			if m, err := Decode(p); err == nil && m.Type == TypeHello {
-				return nil
-			}
+	if skipHello {
+		// The page sent our hello on the adopted socket.
+		if m, err := Decode(p); err == nil && m.Type == TypeHello {
+			return nil
 		}
 	}
 	if ws.Get("bufferedAmount").Int() > maxBuffered {
