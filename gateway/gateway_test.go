@@ -349,7 +349,7 @@ func TestPages(t *testing.T) {
 		t.Fatalf("asset headers: %v", r2.Header)
 	}
 	resp, body = get(t, gw.base+"/metrics")
-	for _, m := range []string{"swarmgate_swarms 1", "swarmgate_http_requests_total", "swarmgate_transport_bytes_total", "swarmgate_raw_bytes_total"} {
+	for _, m := range []string{"swarmgate_swarms 1", "swarmgate_http_requests_total", "swarmgate_transport_bytes_total", "swarmgate_raw_bytes_total", "swarmgate_chunks_duplicate_total", "swarmgate_chunks_resent_total", `swarmgate_webrtc_datagrams_dropped_total{where="recv"}`} {
 		if !strings.Contains(string(body), m) {
 			t.Errorf("/metrics lacks %s", m)
 		}

@@ -119,10 +119,13 @@ var (
 	descSessions = prometheus.NewDesc("swarmgate_signaling_sessions", "Signaling sessions served now.", nil, nil)
 	descRTCConns = prometheus.NewDesc("swarmgate_webrtc_connections", "WebRTC peer connections open or being set up.", nil, nil)
 	descDropped  = prometheus.NewDesc("swarmgate_datagrams_dropped_total", "Datagrams dropped as unknown, spoofed or malformed.", nil, nil)
+	descDups     = prometheus.NewDesc("swarmgate_chunks_duplicate_total", "Verified chunks received that were already held: a sender's retransmissions that were not needed (swarms joined now).", nil, nil)
+	descResent   = prometheus.NewDesc("swarmgate_chunks_resent_total", "Chunks sent again, by why: a retransmission timeout, or a loss seen in acknowledgements or requests (swarms joined now).", nil, nil)
+	descRTCDrops = prometheus.NewDesc("swarmgate_webrtc_datagrams_dropped_total", "Data channel datagrams dropped, by where: send (the channel's buffer full), pending (a connection not yet open), recv (bad or over the inbox's bound).", []string{"where"}, nil)
 )
 
 func (c *swarmCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descSwarms, descPeers, descBytes, descVerified, descRejected, descDropped, descSessions, descRTCConns} {
+	for _, d := range []*prometheus.Desc{descSwarms, descPeers, descBytes, descVerified, descRejected, descDropped, descSessions, descRTCConns, descDups, descResent, descRTCDrops} {
 		ch <- d
 	}
 }
@@ -136,7 +139,7 @@ func (c *swarmCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	g.mu.Unlock()
 	kinds := map[string]int{"udp": 0, "webrtc": 0, "seeder": 0}
-	var verified, dropped, unverifiable uint64
+	var verified, dropped, unverifiable, dups, resent uint64
 	for _, e := range entries {
 		for _, p := range e.s.Peers() {
 			if !p.Open {
@@ -151,6 +154,8 @@ func (c *swarmCollector) Collect(ch chan<- prometheus.Metric) {
 		verified += st.ChunksVerified
 		dropped += st.PeersDropped
 		unverifiable += st.Unverifiable
+		dups += st.Duplicates
+		resent += st.Retransmits
 	}
 	ch <- prometheus.MustNewConstMetric(descSwarms, prometheus.GaugeValue, float64(len(entries)))
 	for k, n := range kinds {
@@ -173,6 +178,11 @@ func (c *swarmCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descRejected, prometheus.CounterValue, float64(dropped), "peer_dropped")
 	ch <- prometheus.MustNewConstMetric(descRejected, prometheus.CounterValue, float64(unverifiable), "unverifiable")
 	ch <- prometheus.MustNewConstMetric(descDropped, prometheus.CounterValue, float64(es.Dropped))
+	ch <- prometheus.MustNewConstMetric(descDups, prometheus.CounterValue, float64(dups))
+	ch <- prometheus.MustNewConstMetric(descResent, prometheus.CounterValue, float64(resent))
+	ch <- prometheus.MustNewConstMetric(descRTCDrops, prometheus.CounterValue, float64(rs.DropsSendBuffer), "send")
+	ch <- prometheus.MustNewConstMetric(descRTCDrops, prometheus.CounterValue, float64(rs.DropsPending), "pending")
+	ch <- prometheus.MustNewConstMetric(descRTCDrops, prometheus.CounterValue, float64(rs.DropsRecv), "recv")
 }
 
 // Hijack lets /signal upgrade to a WebSocket through the instrumentation.

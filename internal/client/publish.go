@@ -77,6 +77,18 @@ type PublishStatus struct {
 	Copies  int  `json:"copies"`
 	Safe    bool `json:"safe"`
 	Quiet   bool `json:"quiet"`
+	// What the upload beyond one copy went on (the engine's counters).
+	Served        uint64 `json:"served"` // DATA messages sent, retransmissions included
+	Retransmits   uint64 `json:"retransmits"`
+	Timeouts      uint64 `json:"timeouts"`
+	Spurious      uint64 `json:"spurious"` // timeouts undone: the original was acknowledged after all
+	TimeoutLosses uint64 `json:"timeoutLosses"`
+	Nacks         uint64 `json:"nacks"`
+	NackProbes    uint64 `json:"nackProbes"`
+	// The data channels' own: datagrams dropped on a full send buffer,
+	// and received ones dropped (bad or over the inbox's bound).
+	DropsSend uint64 `json:"dropsSend"`
+	DropsRecv uint64 `json:"dropsRecv"`
 }
 
 // Publish starts publishing cfg.Content through the gateway.
@@ -239,8 +251,15 @@ func (p *Publisher) Safe() <-chan struct{} { return p.safe }
 // Status reports the upload and the boosters.
 func (p *Publisher) Status() PublishStatus {
 	holders := p.countHolders()
-	st := PublishStatus{Length: p.cfg.Content.Info().Length, Uploaded: p.s.Stats().BytesUploaded, Peers: []PeerStatus{},
-		Holders: holders, Copies: p.cfg.Copies, Safe: holders >= p.cfg.Copies}
+	es := p.s.Stats()
+	st := PublishStatus{Length: p.cfg.Content.Info().Length, Uploaded: es.BytesUploaded, Peers: []PeerStatus{},
+		Holders: holders, Copies: p.cfg.Copies, Safe: holders >= p.cfg.Copies,
+		Served: es.ChunksServed, Retransmits: es.Retransmits, Timeouts: es.Timeouts, Spurious: es.SpuriousTimeouts,
+		TimeoutLosses: es.TimeoutLosses, Nacks: es.Nacks, NackProbes: es.NackProbes}
+	if p.rtc != nil {
+		ts := p.rtc.Stats()
+		st.DropsSend, st.DropsRecv = ts.DropsSendBuffer, ts.DropsRecv
+	}
 	p.mu.Lock()
 	st.Quiet = p.quiet
 	roles := make(map[string]signaling.Role, len(p.connected))

@@ -38,6 +38,10 @@ const (
 	// superRescan is how often, at most, the source looks for chunks no
 	// open peer holds once every chunk was shown.
 	superRescan = 100 * time.Millisecond
+	// superReshow is the least time a peer that lacks chunks it was shown
+	// must have got nothing before their HAVEs go again (at least the
+	// channel's retransmission timeout).
+	superReshow = 250 * time.Millisecond
 )
 
 // superPeer is a channel's super-seeding state.
@@ -49,6 +53,7 @@ type superPeer struct {
 	othersAt  time.Time // when it last got chunks we had not shown it
 	alone     bool      // it gets nothing from others: shown what it lacks
 	cursor    uint64    // where an alone peer's top-ups resume
+	reshownAt time.Time // when shown's HAVEs last went again
 }
 
 // superTick shows the peer more chunks when it lacks fewer of those shown
@@ -87,6 +92,19 @@ func (ch *channel) superTick(now time.Time) {
 		}
 	}
 	sp.lastCount = ch.peerCount
+	// A HAVE goes once, on a path that loses datagrams (UDP, a data
+	// channel without retransmissions): a peer that lacks chunks it was
+	// shown and has got nothing for a while may never have heard of them,
+	// and would never ask. Without this, lost HAVEs counted as shown and
+	// lacking for good, and once they reached ahead the source showed
+	// nothing more: the upload stopped (a 32 MiB publish from a tab, at
+	// 28.6 MiB). Peers ignore a HAVE of what they know.
+	if wait := max(superReshow, ch.cc.rto()); lacking > 0 && now.Sub(sp.grewAt) >= wait && now.Sub(sp.reshownAt) >= wait {
+		sp.reshownAt = now
+		for _, r := range sp.shown {
+			ch.specMsg(ppsp.MsgHave, r.first, r.last, 0)
+		}
+	}
 	if !sp.alone && lacking == 0 && s.superCursor >= n && now.Sub(sp.othersAt) >= superStall {
 		// It has fetched all we showed it, every chunk was shown to
 		// someone, and for superStall nobody else gave it anything: it

@@ -3,9 +3,12 @@ package swarm
 import (
 	"bytes"
 	"fmt"
+	"net"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/swarmgate/swarmgate/internal/ppsp"
 	"github.com/swarmgate/swarmgate/internal/store"
 )
 
@@ -169,4 +172,54 @@ func TestSizeProbeGoesToAPeerWithChunks(t *testing.T) {
 		waitDone(t, p, 1500*time.Millisecond)
 	}
 	t.Logf("all done %v after the seeder connected", time.Since(t0))
+}
+
+// haveDropConn drops the from-th to (to-1)-th datagrams that lead with a
+// HAVE (the super-seeding source's "here is more": a control datagram
+// sent once, lost like any other on UDP or an unreliable data channel).
+type haveDropConn struct {
+	net.PacketConn
+	from, to int64
+	haves    atomic.Int64
+	dropped  atomic.Int64
+}
+
+func (c *haveDropConn) WriteTo(b []byte, addr net.Addr) (int, error) {
+	if len(b) > 4 && len(b) < 512 && ppsp.MsgType(b[4]) == ppsp.MsgHave {
+		if n := c.haves.Add(1) - 1; n >= c.from && n < c.to {
+			c.dropped.Add(1)
+			return len(b), nil
+		}
+	}
+	return c.PacketConn.WriteTo(b, addr)
+}
+
+// TestSuperSeedLostHavesResent: a super-seeding source whose HAVEs are
+// lost must show those chunks again. The peer never learns of chunks
+// whose HAVE was lost, so it never asks for them; the source counted them
+// as shown and lacking, and once enough were lacking it showed nothing
+// more: the upload stalled for good (a 32 MiB publish from a tab stopped
+// at 28.6 MiB this way, under load, when data channel messages dropped).
+func TestSuperSeedLostHavesResent(t *testing.T) {
+	data := randomContent(8<<20+77, 61)
+	udp, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	drop := &haveDropConn{PacketConn: udp, from: 2, to: 24}
+	src := startEngine(t, drop, nil)
+	s, root := superSource(t, src, data)
+	n := startEngine(t, nil, nil)
+	p, sw := leechSwarm(t, n, root, 1024, ModeLeech)
+	p.Connect(src.conn.LocalAddr())
+	waitDone(t, p, 30*time.Second)
+	checkContent(t, sw, data)
+	st := s.Stats()
+	t.Logf("dropped %d of %d HAVE datagrams; source %+v", drop.dropped.Load(), drop.haves.Load(), st)
+	if drop.dropped.Load() < 16 {
+		t.Fatalf("only %d HAVEs dropped: the test tests nothing", drop.dropped.Load())
+	}
+	if ratio := float64(st.BytesUploaded) / float64(len(data)); ratio > 1.05 {
+		t.Fatalf("source uploaded %.3f× the content", ratio)
+	}
 }

@@ -501,18 +501,29 @@ try {
     figures.publish_link_ms = Date.now() - tp; // picked to link shown (wasm load + hashing)
     try {
       await p1.waitForFunction(() => window.swarmgatePublish && (swarmgatePublish.safe || swarmgatePublish.phase === "failed"), null, { timeout: deadline, polling: 100 });
-    } catch (e) { throw new Error(`not safe: ${await p1.evaluate(() => JSON.stringify(window.swarmgatePublish))}`); }
+    } catch (e) {
+      // What each end saw: the publisher's status (peers, engine counters)
+      // and the gateway's swarm.
+      const ps = await p1.evaluate(() => window.swarmgatePublish);
+      const gs = ps.root ? await fetch(`${base}/api/swarm/${ps.root}`).then((r) => r.text()).catch((e) => String(e)) : "";
+      throw new Error(`not safe: ${JSON.stringify(ps)}\ngateway: ${gs.slice(0, 3000)}`);
+    }
     const st = await p1.evaluate(() => window.swarmgatePublish);
     if (!st.safe) throw new Error(`publishing failed: ${st.error}`);
     if (!/safe to close/i.test(await p1.textContent("#safe"))) throw new Error("the page does not say it is safe to close");
     figures.publish_safe_ms = Date.now() - tp;
     figures.publish_uploaded_ratio = Number((st.uploaded / pub.length).toFixed(3));
+    // What an upload beyond one copy went on: the publisher's engine counters.
+    if (st.last) figures.publish_engine = (({ served, retransmits, timeouts, spurious, timeoutLosses, nacks, nackProbes, dropsSend, dropsRecv }) => ({ served, retransmits, timeouts, spurious, timeoutLosses, nacks, nackProbes, dropsSend, dropsRecv }))(st.last);
     figures.publish_heap_mib = Number(((await p1.evaluate(() => performance.memory && performance.memory.usedJSHeapSize)) / 1048576 || 0).toFixed(1));
     // What is live, not garbage not yet collected (--expose-gc).
     figures.publish_heap_live_mib = Number(((await p1.evaluate(() => { window.gc && gc(); return performance.memory && performance.memory.usedJSHeapSize; })) / 1048576 || 0).toFixed(1));
     figures.publish_go_refs = await p1.evaluate(() => window.swarmgateGoRefs && swarmgateGoRefs());
     figures.publish_wasm_mib = Number(((await p1.evaluate(() => window.swarmgateWasmBytes && swarmgateWasmBytes())) / 1048576 || 0).toFixed(1));
-    if (st.uploaded < pub.length || st.uploaded > 1.05 * pub.length) throw new Error(`published page uploaded ${st.uploaded} bytes for ${pub.length}`);
+    // The gateway's side of it: chunks it got twice, data channel drops.
+    const gm = await fetch(`${base}/metrics`).then((r) => r.text());
+    figures.publish_gateway = Object.fromEntries([...gm.matchAll(/^swarmgate_(chunks_duplicate_total|webrtc_datagrams_dropped_total\{where="(?:send|recv)"\}) (\d+)/gm)].map((m) => [m[1].replace(/_total|\{where="|"\}/g, (x) => x[0] === "{" ? "_" : ""), Number(m[2])]));
+    if (st.uploaded < pub.length || st.uploaded > 1.05 * pub.length) throw new Error(`published page uploaded ${st.uploaded} bytes for ${pub.length} (engine: ${JSON.stringify(figures.publish_engine)}; gateway: ${JSON.stringify(figures.publish_gateway)})`);
     // The feed post, signed in the tab, reached the gateway's feed node,
     // which stores and shows only posts whose signature it verified.
     await until(p1, "the feed post", () => window.swarmgatePublish.feed || window.swarmgatePublish.feedError, null, 10000);

@@ -81,6 +81,7 @@
       }
       var timer = setInterval(function () {
         var s = JSON.parse(p.status());
+        state.last = s;
         state.uploaded = s.uploaded;
         uploaded.textContent = fmtBytes(s.uploaded) + " of " + fmtBytes(s.length);
         holders.textContent = s.holders + " of " + s.copies;
@@ -88,6 +89,7 @@
       return p.safe().then(function (final) {
         clearInterval(timer);
         var s = JSON.parse(final);
+        state.last = s; // the engine's counters too (retransmits, timeouts): for tests and the curious
         state.uploaded = s.uploaded; state.safe = true; state.phase = "safe";
         uploaded.textContent = fmtBytes(s.uploaded) + " of " + fmtBytes(s.length);
         holders.textContent = s.holders + " of " + s.copies;
