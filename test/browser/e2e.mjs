@@ -22,9 +22,10 @@ const clip = path.resolve(opt("--clip", path.join(repo, "gateway/demo/demo.mp4")
 const only = opt("--only", "");
 const deadline = Number(opt("--timeout", "60")) * 1000;
 // --publish-size N: the published file is the clip padded to N bytes
-// (players ignore bytes after the last box); default the clip + 1 KiB.
-// Larger sizes show transport faults the clip does not (decision 58).
-const publishSize = Number(opt("--publish-size", "0"));
+// (players ignore bytes after the last box), at least the clip + 1 KiB;
+// default 32 MiB: sizes well over the clip's showed faults it does not
+// (decisions 58 and 60).
+const publishSize = Number(opt("--publish-size", String(32 << 20)));
 
 const ifaces = Object.keys(os.networkInterfaces()).filter((n) => n !== "lo");
 if (ifaces.length && !args.includes("--allow-host-network")) {
