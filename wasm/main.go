@@ -10,6 +10,7 @@
 //	const h = await swarmgate.watch({link: location.href, signal: "wss://host/signal", peer: false});
 //	await h.size(timeoutMs)        // content length once the peak hashes verify
 //	await h.read(offset, length)   // Uint8Array of verified bytes (shorter near what is verified; empty at the end)
+//	h.hold(on[, end])              // fetch only from the playhead on (and only before byte end), until hold(false)
 //	h.status()                     // JSON: progress, verified ranges, peers by kind, byte counts, quiet (one call stale: status.go)
 //	h.close()
 //
@@ -185,9 +186,16 @@ func dropEarly(e js.Value) {
 func handle(c *client.Client) js.Value {
 	h := js.Global().Get("Object").New()
 	h.Set("offline", c.Offline())
+	hold := newHolder(c)
 	h.Set("hold", js.FuncOf(func(this js.Value, args []js.Value) any {
 		on := len(args) > 0 && args[0].Truthy()
-		go c.Hold(on) // takes the engine's lock: never inside a callback
+		// hold(true, end): only the bytes before end (what the player's
+		// next frame needs), then nothing until hold(false).
+		var end int64
+		if on && len(args) > 1 && args[1].Type() == js.TypeNumber && args[1].Float() > 0 && args[1].Float() < 1<<53 {
+			end = int64(args[1].Float())
+		}
+		hold.set(on, end)
 		return nil
 	}))
 	ctx, cancel := context.WithCancel(context.Background())
@@ -246,6 +254,7 @@ func handle(c *client.Client) js.Value {
 	}))
 	h.Set("close", js.FuncOf(func(this js.Value, args []js.Value) any {
 		cancel()
+		hold.stop()
 		go c.Close()
 		return nil
 	}))
@@ -306,4 +315,54 @@ type consoleWriter struct{}
 func (consoleWriter) Write(p []byte) (int, error) {
 	js.Global().Get("console").Call("debug", strings.TrimRight(string(p), "\n"))
 	return len(p), nil
+}
+
+// holder applies the page's hold(on, end) calls to the client in order,
+// on its own goroutine (they take the engine's lock: never inside a
+// callback); only the latest matters.
+type holder struct {
+	mu     sync.Mutex
+	on     bool
+	end    int64
+	closed bool
+	wake   chan struct{}
+}
+
+func newHolder(c *client.Client) *holder {
+	h := &holder{wake: make(chan struct{}, 1)}
+	go func() {
+		for range h.wake {
+			h.mu.Lock()
+			on, end := h.on, h.end
+			h.mu.Unlock()
+			c.Hold(on)
+			if on {
+				c.HoldUntil(end)
+			}
+		}
+	}()
+	return h
+}
+
+func (h *holder) set(on bool, end int64) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return
+	}
+	h.on, h.end = on, end
+	select {
+	case h.wake <- struct{}{}:
+	default: // the goroutine has yet to read: it will see this state
+	}
+}
+
+// stop ends the goroutine (the handle is closed).
+func (h *holder) stop() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if !h.closed {
+		h.closed = true
+		close(h.wake)
+	}
 }

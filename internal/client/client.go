@@ -374,6 +374,18 @@ func (c *Client) Done() <-chan struct{} { return c.s.Done() }
 // the player shows its first frame, say); off fetches the whole content.
 func (c *Client) Hold(on bool) { c.s.SetHold(on) }
 
+// HoldUntil narrows a hold (Hold) to the content's bytes before end: a
+// player that knows what its next frame needs gets that, then a quiet
+// tab while it decodes. 0 widens it to the hold window again.
+func (c *Client) HoldUntil(end int64) {
+	if end <= 0 {
+		c.s.SetHoldEnd(0)
+		return
+	}
+	cs := int64(c.cfg.Link.ChunkSize)
+	c.s.SetHoldEnd(uint64((end + cs - 1) / cs))
+}
+
 // Offline reports whether the client found the whole content in its
 // store at the start and so never touched the network.
 func (c *Client) Offline() bool { return c.offline }

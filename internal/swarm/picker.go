@@ -189,6 +189,14 @@ func (s *Swarm) pickAfter(ch *channel, max int, out []uint64) []uint64 {
 		win = min(win, uint64(holdWindow/s.tree.ChunkSize()))
 	}
 	end := min(start+win, n)
+	if s.hold && s.holdEnd > 0 && ph < s.holdEnd {
+		// Only what the player's next frame needs (SetHoldEnd); nothing
+		// once that is held.
+		end = min(end, s.holdEnd)
+		if end < start {
+			end = start
+		}
+	}
 	out = s.scan(ch, start, end, max, out)
 	if len(out) >= max || s.hold {
 		return out

@@ -73,3 +73,44 @@ func TestSeekRefocuses(t *testing.T) {
 		t.Errorf("the chunk at the new playhead took %v: it waited behind the %d requests outstanding", took, depth)
 	}
 }
+
+// TestHoldEnd: a hold narrowed to the chunks a player's next frame needs
+// (SetHoldEnd) fetches those and then nothing, so the tab is quiet while
+// the player decodes (a plain hold streams on from the playhead, in
+// order); moved on, it fetches up to the new end; released, everything
+// comes.
+func TestHoldEnd(t *testing.T) {
+	data := randomContent(8<<20, 12)
+	seeder := startEngine(t, nil, nil)
+	root := seedContent(t, seeder, data, 1024).ID()
+	leech := startEngine(t, nil, nil)
+	s, sw := leechSwarm(t, leech, root, 1024, ModeLeech)
+	s.SetHold(true)
+	s.SetHoldEnd(300)
+	s.Connect(seeder.conn.LocalAddr())
+	have := func() uint64 { h, _ := s.Progress(); return h }
+	held := func(first, last uint64) bool {
+		for c := first; c <= last; c++ {
+			if !sw.Have(c) {
+				return false
+			}
+		}
+		return true
+	}
+	for _, end := range []uint64{300, 2000} {
+		s.SetHoldEnd(end)
+		for deadline := time.Now().Add(20 * time.Second); !held(0, end-1); time.Sleep(2 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("the chunks before %d never came: %v", end, sw.Verified())
+			}
+		}
+		time.Sleep(300 * time.Millisecond)
+		// The size probe asks for 64 chunks and the last one: at most
+		// those beyond end.
+		if h := have(); h > end+probeChunks+1 {
+			t.Fatalf("%d chunks held with the hold ending at %d: %v", h, end, sw.Verified())
+		}
+	}
+	s.SetHold(false)
+	waitDone(t, s, 20*time.Second)
+}

@@ -54,7 +54,8 @@ type Swarm struct {
 
 	window   uint64
 	playhead uint64
-	hold     bool // fetch only the playhead's window (SetHold)
+	hold     bool   // fetch only the playhead's window (SetHold)
+	holdEnd  uint64 // and, while hold is on, nothing at or past this chunk if > 0 (SetHoldEnd)
 	jumped   bool // the playhead jumped: refocus the requests (SetPlayhead)
 
 	// Super-seeding (superseed.go).
@@ -412,7 +413,23 @@ func (s *Swarm) SetHold(on bool) {
 	defer s.e.mu.Unlock()
 	s.hold = on
 	if !on {
+		s.holdEnd = 0
 		s.wake() // the engine's active list: under its lock
+	}
+}
+
+// SetHoldEnd narrows a hold (SetHold) to the chunks before end: a player
+// that knows which bytes its next frame needs (a seek's, the first one)
+// gets them and then a quiet tab, not the hold window's 1 MiB more to
+// verify while it decodes. The playhead past end (a read beyond it)
+// gets the hold window as before. 0 ends the narrowing.
+func (s *Swarm) SetHoldEnd(end uint64) {
+	s.e.mu.Lock()
+	defer s.e.mu.Unlock()
+	old := s.holdEnd
+	s.holdEnd = end
+	if end == 0 || end > old {
+		s.wake()
 	}
 }
 

@@ -131,7 +131,7 @@
     if (m.swarmgate === "read") {
       var asked = Math.round(performance.now());
       h.read(m.offset, m.length, 30000).then(function (u8) {
-        if (state.reads.length < 40) state.reads.push([asked, Math.round(performance.now()), m.offset, u8.byteLength]);
+        if (state.reads.length < 100) state.reads.push([asked, Math.round(performance.now()), m.offset, u8.byteLength]);
         port.postMessage({ data: u8.buffer }, [u8.buffer]);
       }, function (err) { port.postMessage({ error: String(err.message || err) }); });
     }
@@ -169,6 +169,44 @@
       var file = MP4Box.createFile(), bufs = {}, queue = {}, pos = 0, reading = false, ended = false, gen = 0, seeked = false;
       state.mode = "mse";
       player.src = URL.createObjectURL(ms);
+      // The gate: until the frame the player waits for shows (the first
+      // one, a seek's), the page reads, and the swarm fetches, only the
+      // bytes that frame needs, then nothing: the tab's one thread is the
+      // player's while it appends and decodes, not busy verifying the
+      // rest of the file (decision 61). ?sg-gate=0 turns it off.
+      var limit = Infinity, gating = !/[?&]sg-gate=0/.test(location.search);
+      var MARGIN = 0.75; // s of media past the frame: its fragment (15 samples) completes
+      // offsetAt is the byte offset past every track's samples up to time t.
+      function offsetAt(t) {
+        var end = 0;
+        Object.keys(bufs).forEach(function (id) {
+          var trak = file.getTrackById(Number(id)), sm = trak && trak.samples;
+          if (!sm || !sm.length) return;
+          var lo = 0, hi = sm.length;
+          while (lo < hi) { var mid = (lo + hi) >> 1; if (sm[mid].dts / sm[mid].timescale < t) lo = mid + 1; else hi = mid; }
+          var k = Math.min(lo, sm.length - 1);
+          end = Math.max(end, sm[k].offset + sm[k].size);
+        });
+        return end > 0 ? end : Infinity;
+      }
+      function gate(t) {
+        if (!gating) return;
+        limit = offsetAt(t + MARGIN);
+        if (h.hold && limit < Infinity) h.hold(true, limit);
+      }
+      function ungate() {
+        if (limit === Infinity) return;
+        limit = Infinity;
+        feed();
+      }
+      state.ungate = ungate;
+      // Where the feed is, for tests and the curious.
+      state.feed = function () {
+        var b = player.buffered, r = [];
+        for (var i = 0; i < b.length; i++) r.push([+b.start(i).toFixed(2), +b.end(i).toFixed(2)]);
+        return { pos: pos, limit: limit === Infinity ? -1 : limit, reading: reading, ended: ended, gen: gen, buffered: r,
+          queued: Object.keys(queue).map(function (id) { return queue[id].length; }) };
+      };
       function pump(id) {
         var sb = bufs[id], q = queue[id];
         // Segments cut before the latest seek are for the old position:
@@ -188,11 +226,12 @@
       function feed() {
         if (reading || ended || !state.handle) return;
         if (ahead() > 30) { setTimeout(feed, 500); return; }
+        if (pos >= limit) return; // the gate: ungate() feeds on
         reading = true;
         var g = gen, at = pos, asked = Math.round(performance.now());
-        h.read(at, 256 * 1024, 30000).then(function (u8) {
+        h.read(at, Math.min(256 * 1024, limit - pos), 30000).then(function (u8) {
           reading = false;
-          if (state.reads.length < 40) state.reads.push([asked, Math.round(performance.now()), at, u8.byteLength]);
+          if (state.reads.length < 100) state.reads.push([asked, Math.round(performance.now()), at, u8.byteLength]);
           if (g !== gen) { feed(); return; }
           if (!u8.byteLength) { ended = true; file.flush(); return; }
           if (seeked && !state.marks.seekData) mark("seekData");
@@ -218,11 +257,15 @@
                 if (state.marks["append" + t.id] && !state.marks["appended" + t.id]) mark("appended" + t.id);
                 pump(t.id);
               });
-              file.setSegmentOptions(t.id, null, { nbSamples: 15 });
+              // Fragments of 15 samples wherever the keyframes are: aligned to them
+              // (mp4box's default), a fragment spans a whole GOP (2 s here), so the
+              // first frame and a seek's waited for the data up to the next one.
+              file.setSegmentOptions(t.id, null, { nbSamples: 15, rapAlignement: false });
             });
             if (!Object.keys(bufs).length) { reject(new Error("no track this browser plays")); return; }
             file.initializeSegmentation("per-track").forEach(function (s) { queue[s.id].push({ buf: s.buffer, gen: -1 }); pump(s.id); });
             file.start();
+            gate(player.currentTime || 0);
             resolve();
           };
           file.onSegment = function (id, user, buffer, next) {
@@ -236,14 +279,16 @@
             if (!file.isProgressive && !Object.keys(bufs).length) return;
             var r = file.seek(player.currentTime, true);
             gen++; pos = r.offset; ended = false; seeked = true;
-            mark("seek");
+            mark("seek"); state.reads = []; // the seek's own reads, for the timeline (--trace)
             // Until the frame there shows, the tab fetches only what the
             // player needs next: the rest of the download would keep the
             // page's thread (where the player's events run) busy.
             var held = h.hold && !/[?&]sg-(seek)?hold=0/.test(location.search);
             if (held) h.hold(true);
+            gate(player.currentTime);
             player.addEventListener("seeked", function () {
               if (held && state.handle) state.handle.hold(false);
+              ungate();
               if (!state.marks.seeked) mark("seeked");
             }, { once: true });
             feed();
@@ -347,6 +392,7 @@
       if (player.readyState >= 2) {
         state.firstFrameMs = performance.now() - state.started; state.firstFrameNavMs = performance.now();
         if (state.handle && state.handle.hold) state.handle.hold(false);
+        if (state.ungate) state.ungate();
         return;
       }
       requestAnimationFrame(tick);
