@@ -56,7 +56,7 @@ type Swarm struct {
 	playhead uint64
 	hold     bool   // fetch only the playhead's window (SetHold)
 	holdEnd  uint64 // and, while hold is on, nothing at or past this chunk if > 0 (SetHoldEnd)
-	jumped   bool // the playhead jumped: refocus the requests (SetPlayhead)
+	jumped   bool   // the playhead jumped: refocus the requests (SetPlayhead)
 
 	// Super-seeding (superseed.go).
 	superSeed   bool
