@@ -9,7 +9,7 @@
 //
 //	const h = await swarmgate.watch({link: location.href, signal: "wss://host/signal", peer: false});
 //	await h.size(timeoutMs)        // content length once the peak hashes verify
-//	await h.read(offset, length)   // Uint8Array of verified bytes (shorter near what is verified; empty at the end)
+//	await h.read(offset, length[, timeoutMs[, least]])   // Uint8Array of verified bytes (shorter near what is verified, but at least least bytes short of the end; empty at the end)
 //	h.hold(on[, end])              // fetch only from the playhead on (and only before byte end), until hold(false)
 //	h.status()                     // JSON: progress, verified ranges, peers by kind, byte counts, quiet (one call stale: status.go)
 //	h.close()
@@ -222,6 +222,13 @@ func handle(c *client.Client) js.Value {
 		if len(args) > 2 && args[2].Type() == js.TypeNumber {
 			timeout = time.Duration(args[2].Float()) * time.Millisecond
 		}
+		// least: wait for this many bytes (or the end), not only the
+		// first verified ones: a player well ahead reads in fewer, larger
+		// pieces (each read costs the tab a Promise, a copy and a parse).
+		least := int64(1)
+		if len(args) > 3 && args[3].Type() == js.TypeNumber && args[3].Float() > 1 {
+			least = int64(min(args[3].Float(), maxRead))
+		}
 		return promise(func() (any, error) {
 			if off < 0 || n < 0 {
 				return nil, fmt.Errorf("read: bad range %d+%d", off, n)
@@ -234,8 +241,8 @@ func handle(c *client.Client) js.Value {
 				return nil, err
 			}
 			buf := make([]byte, min(n, maxRead))
-			k, err := r.Read(buf)
-			if err != nil && !errors.Is(err, io.EOF) {
+			k, err := io.ReadAtLeast(r, buf, int(min(least, int64(len(buf)))))
+			if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.ErrShortBuffer) {
 				return nil, err
 			}
 			out := js.Global().Get("Uint8Array").New(k)

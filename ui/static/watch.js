@@ -228,8 +228,12 @@
         if (ahead() > 30) { setTimeout(feed, 500); return; }
         if (pos >= limit) return; // the gate: ungate() feeds on
         reading = true;
-        var g = gen, at = pos, asked = Math.round(performance.now());
-        h.read(at, Math.min(256 * 1024, limit - pos), 30000).then(function (u8) {
+        var g = gen, at = pos, asked = Math.round(performance.now()), n = Math.min(256 * 1024, limit - pos);
+        // Well ahead of the player, wait for the whole piece: one read
+        // (a Promise, a copy, an mp4box parse) per 256 KiB instead of one
+        // per data channel message.
+        var least = limit === Infinity && ahead() > 5 ? n : 0;
+        h.read(at, n, 30000, least).then(function (u8) {
           reading = false;
           if (state.reads.length < 100) state.reads.push([asked, Math.round(performance.now()), at, u8.byteLength]);
           if (g !== gen) { feed(); return; }
