@@ -10,6 +10,7 @@
 //	const h = await swarmgate.watch({link: location.href, signal: "wss://host/signal", peer: false});
 //	await h.size(timeoutMs)        // content length once the peak hashes verify
 //	await h.read(offset, length[, timeoutMs[, least]])   // Uint8Array of verified bytes (shorter near what is verified, but at least least bytes short of the end; empty at the end)
+//	h.abort()                      // reads still waiting fail at once (a seek: they hold the playhead back)
 //	h.hold(on[, end])              // fetch only from the playhead on (and only before byte end), until hold(false)
 //	h.status()                     // JSON: progress, verified ranges, peers by kind, byte counts, quiet (one call stale: status.go)
 //	h.close()
@@ -213,6 +214,24 @@ func handle(c *client.Client) js.Value {
 			return float64(n), nil
 		})
 	}))
+	// Reads run under a context that abort() cancels: a read still
+	// waiting at the old position when the player seeks would otherwise
+	// keep moving the playhead back there (each wait sets it) and hold
+	// up the reads at the new one.
+	var readMu sync.Mutex
+	readCtx, readCancel := context.WithCancel(ctx)
+	reads := func() context.Context {
+		readMu.Lock()
+		defer readMu.Unlock()
+		return readCtx
+	}
+	h.Set("abort", js.FuncOf(func(this js.Value, args []js.Value) any {
+		readMu.Lock()
+		readCancel()
+		readCtx, readCancel = context.WithCancel(ctx)
+		readMu.Unlock()
+		return nil
+	}))
 	h.Set("read", js.FuncOf(func(this js.Value, args []js.Value) any {
 		if len(args) < 2 || args[0].Type() != js.TypeNumber || args[1].Type() != js.TypeNumber {
 			return promise(func() (any, error) { return nil, errors.New("read(offset, length): want two numbers") })
@@ -229,11 +248,12 @@ func handle(c *client.Client) js.Value {
 		if len(args) > 3 && args[3].Type() == js.TypeNumber && args[3].Float() > 1 {
 			least = int64(min(args[3].Float(), maxRead))
 		}
+		rctx := reads()
 		return promise(func() (any, error) {
 			if off < 0 || n < 0 {
 				return nil, fmt.Errorf("read: bad range %d+%d", off, n)
 			}
-			r, err := c.Reader(ctx, timeout)
+			r, err := c.Reader(rctx, timeout)
 			if err != nil {
 				return nil, err
 			}

@@ -39,7 +39,7 @@
   // swarmgateWorker(urls) starts the watch client in a dedicated Worker
   // (worker.js; docs/decisions.md 55) and resolves with an object whose
   // watch(opts) gives a handle like swarmgate.watch's: offline, size(ms),
-  // read(off, len, ms, least), hold(on, end), status(cells) (the latest answer: the
+  // read(off, len, ms, least), abort(), hold(on, end), status(cells) (the latest answer: the
   // next is asked for at each call), close(). The page keeps the peer
   // connections the worker asks for and hands each data channel over.
   var worker = null, transferOK;
@@ -148,6 +148,7 @@
               size: function (ms) { return op("size", [ms]); },
               read: function (off, len, ms, least) { return op("read", [off, len, ms, least || 0]); },
               hold: function (on, end) { op("hold", [!!on, +end || 0]).catch(function () {}); },
+              abort: function () { op("abort", []).catch(function () {}); },
               status: function (cells) { op("status", [cells]).then(function (s) { last = s; }, function () {}); return last; },
               close: function () { op("close", []).catch(function () {}); pcs.forEach(function (pc) { pc.close(); }); pcs.clear(); }
             };

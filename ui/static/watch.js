@@ -166,7 +166,8 @@
     if (!mp4) return playMSEDirect();
     return loadMP4Box().then(function (MP4Box) {
       var ms = new MediaSource(), h = state.handle, size = state.size;
-      var file = MP4Box.createFile(), bufs = {}, queue = {}, pos = 0, reading = false, ended = false, gen = 0, seeked = false;
+      // reading: the generation (gen, one per seek) of the read in flight, -1 none.
+      var file = MP4Box.createFile(), bufs = {}, queue = {}, pos = 0, reading = -1, ended = false, gen = 0, seeked = false;
       state.mode = "mse";
       player.src = URL.createObjectURL(ms);
       // The gate: until the frame the player waits for shows (the first
@@ -175,26 +176,51 @@
       // player's while it appends and decodes, not busy verifying the
       // rest of the file (decision 61). ?sg-gate=0 turns it off.
       var limit = Infinity, gating = !/[?&]sg-gate=0/.test(location.search);
-      var MARGIN = 0.75; // s of media past the frame: its fragment (15 samples) completes
-      // offsetAt is the byte offset past every track's samples up to time t.
-      function offsetAt(t) {
+      var FRAG = 15; // samples per fragment (setSegmentOptions below)
+      // offsetFor is the byte offset past what the frame at time t needs
+      // in every track: its samples up to t and one more, to the end of
+      // the fragment that holds them (mp4box cuts one after every 15th
+      // sample of a track), for the fragment to be made at all.
+      function offsetFor(t) {
         var end = 0;
         Object.keys(bufs).forEach(function (id) {
           var trak = file.getTrackById(Number(id)), sm = trak && trak.samples;
           if (!sm || !sm.length) return;
           var lo = 0, hi = sm.length;
           while (lo < hi) { var mid = (lo + hi) >> 1; if (sm[mid].dts / sm[mid].timescale < t) lo = mid + 1; else hi = mid; }
-          var k = Math.min(lo, sm.length - 1);
-          end = Math.max(end, sm[k].offset + sm[k].size);
+          var j = Math.min(lo + 1, sm.length - 1);
+          var e = Math.min(Math.ceil((j + 1) / FRAG) * FRAG - 1, sm.length - 1);
+          end = Math.max(end, sm[e].offset + sm[e].size);
         });
         return end > 0 ? end : Infinity;
       }
-      function gate(t) {
-        if (!gating) return;
-        limit = offsetAt(t + MARGIN);
+      // The player's renderers preroll past the frame (Chromium's want a
+      // few decoded frames and some audio): the gate is AHEAD s of media
+      // past it, and STEP s more each time the feed has waited at it for
+      // STALL ms without the frame showing, so no player can wait on it
+      // for ever.
+      var AHEAD = 0.6, STEP = 0.5, STALL = 250, gateT = 0, stallTimer = 0;
+      function setLimit(l) {
+        limit = l;
         if (h.hold && limit < Infinity) h.hold(true, limit);
       }
+      function gate(t) {
+        if (!gating) return;
+        gateT = t + AHEAD;
+        setLimit(offsetFor(gateT));
+      }
+      function gateStalled() {
+        if (stallTimer || limit === Infinity) return;
+        stallTimer = setTimeout(function () {
+          stallTimer = 0;
+          if (limit === Infinity) return;
+          gateT += STEP;
+          setLimit(Math.max(limit, offsetFor(gateT)));
+          feed();
+        }, STALL);
+      }
       function ungate() {
+        clearTimeout(stallTimer); stallTimer = 0;
         if (limit === Infinity) return;
         limit = Infinity;
         feed();
@@ -224,17 +250,17 @@
         return 0;
       }
       function feed() {
-        if (reading || ended || !state.handle) return;
+        if (reading === gen || ended || !state.handle) return;
         if (ahead() > 30) { setTimeout(feed, 500); return; }
-        if (pos >= limit) return; // the gate: ungate() feeds on
-        reading = true;
+        if (pos >= limit) { gateStalled(); return; } // the gate: ungate() feeds on
+        reading = gen;
         var g = gen, at = pos, asked = Math.round(performance.now()), n = Math.min(256 * 1024, limit - pos);
         // Well ahead of the player, wait for the whole piece: one read
         // (a Promise, a copy, an mp4box parse) per 256 KiB instead of one
         // per data channel message.
         var least = limit === Infinity && ahead() > 5 ? n : 0;
         h.read(at, n, 30000, least).then(function (u8) {
-          reading = false;
+          if (reading === g) reading = -1;
           if (state.reads.length < 100) state.reads.push([asked, Math.round(performance.now()), at, u8.byteLength]);
           if (g !== gen) { feed(); return; }
           if (!u8.byteLength) { ended = true; file.flush(); return; }
@@ -243,7 +269,11 @@
           pos = next > at ? next : at + u8.byteLength;
           if (pos >= size) { ended = true; file.flush(); return; }
           feed();
-        }, function (err) { reading = false; fallback("the swarm did not deliver (" + err.message + ")"); });
+        }, function (err) {
+          if (reading === g) reading = -1;
+          if (g !== gen) { feed(); return; } // aborted by a seek
+          fallback("the swarm did not deliver (" + err.message + ")");
+        });
       }
       return new Promise(function (resolve, reject) {
         ms.addEventListener("sourceopen", function () {
@@ -264,7 +294,7 @@
               // Fragments of 15 samples wherever the keyframes are: aligned to them
               // (mp4box's default), a fragment spans a whole GOP (2 s here), so the
               // first frame and a seek's waited for the data up to the next one.
-              file.setSegmentOptions(t.id, null, { nbSamples: 15, rapAlignement: false });
+              file.setSegmentOptions(t.id, null, { nbSamples: FRAG, rapAlignement: false });
             });
             if (!Object.keys(bufs).length) { reject(new Error("no track this browser plays")); return; }
             file.initializeSegmentation("per-track").forEach(function (s) { queue[s.id].push({ buf: s.buffer, gen: -1 }); pump(s.id); });
@@ -283,6 +313,7 @@
             if (!file.isProgressive && !Object.keys(bufs).length) return;
             var r = file.seek(player.currentTime, true);
             gen++; pos = r.offset; ended = false; seeked = true;
+            if (h.abort) h.abort(); // a read waiting at the old position would hold the playhead there
             mark("seek"); state.reads = []; // the seek's own reads, for the timeline (--trace)
             // Until the frame there shows, the tab fetches only what the
             // player needs next: the rest of the download would keep the

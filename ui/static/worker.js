@@ -141,7 +141,7 @@ self.onmessage = function (e) {
       var h = handles.get(m.hid);
       if (!h) { reply(m.id, false, "the swarm client is closed"); return; }
       if (m.op === "status") { reply(m.id, true, h.status.apply(h, m.args)); return; }
-      if (m.op === "hold") { h.hold.apply(h, m.args); reply(m.id, true, null); return; }
+      if (m.op === "hold" || m.op === "abort") { h[m.op].apply(h, m.args); reply(m.id, true, null); return; }
       if (m.op === "close") { h.close(); handles.delete(m.hid); reply(m.id, true, null); return; }
       if (m.op === "size" || m.op === "read") {
         h[m.op].apply(h, m.args).then(function (v) {
