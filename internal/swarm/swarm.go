@@ -287,13 +287,7 @@ func (s *Swarm) sizeKnown() {
 	}
 	s.checkComplete()
 	// Every open channel can be asked for chunks now, not at the next tick.
-	now := s.e.cfg.Now()
-	for _, ch := range s.channels {
-		if ch.state == stateOpen {
-			ch.topUp(now)
-			ch.flush()
-		}
-	}
+	s.askNow()
 }
 
 // ID returns the swarm ID (root hash).
@@ -346,11 +340,32 @@ func (s *Swarm) Stats() SwarmStats {
 func (s *Swarm) SetPlayhead(chunk uint64) {
 	s.e.mu.Lock()
 	defer s.e.mu.Unlock()
-	if chunk < s.playhead || chunk >= s.playhead+s.window {
+	jump := chunk < s.playhead || chunk >= s.playhead+s.window
+	s.playhead = chunk
+	if jump {
+		// Cancel what is outside the new window and ask for the new
+		// position now, not at the next tick (20 ms, more in a busy tab).
 		s.jumped = true
 		s.wake()
+		if s.tree.NumChunks() > 0 && !s.closed {
+			s.refocus()
+			s.askNow()
+		}
 	}
-	s.playhead = chunk
+}
+
+// askNow tops up every open channel's requests at once. Under e.mu.
+func (s *Swarm) askNow() {
+	if s.complete || s.closed {
+		return
+	}
+	now := s.e.cfg.Now()
+	for _, ch := range s.channels {
+		if ch.state == stateOpen {
+			ch.topUp(now)
+			ch.flush()
+		}
+	}
 }
 
 // refocus, after a jump, cancels every request outside the playhead's new
@@ -415,6 +430,7 @@ func (s *Swarm) SetHold(on bool) {
 	if !on {
 		s.holdEnd = 0
 		s.wake() // the engine's active list: under its lock
+		s.askNow()
 	}
 }
 
@@ -430,6 +446,7 @@ func (s *Swarm) SetHoldEnd(end uint64) {
 	s.holdEnd = end
 	if end == 0 || end > old {
 		s.wake()
+		s.askNow()
 	}
 }
 

@@ -167,7 +167,7 @@
     return loadMP4Box().then(function (MP4Box) {
       var ms = new MediaSource(), h = state.handle, size = state.size;
       // reading: the generation (gen, one per seek) of the read in flight, -1 none.
-      var file = MP4Box.createFile(), bufs = {}, queue = {}, pos = 0, reading = -1, ended = false, gen = 0, seeked = false;
+      var file = MP4Box.createFile(), bufs = {}, queue = {}, pos = 0, reading = -1, ended = false, gen = 0, seeked = false, started = false;
       state.mode = "mse";
       player.src = URL.createObjectURL(ms);
       // The gate: until the frame the player waits for shows (the first
@@ -183,7 +183,7 @@
       // sample of a track), for the fragment to be made at all.
       function offsetFor(t) {
         var end = 0;
-        Object.keys(bufs).forEach(function (id) {
+        Object.keys(queue).forEach(function (id) {
           var trak = file.getTrackById(Number(id)), sm = trak && trak.samples;
           if (!sm || !sm.length) return;
           var lo = 0, hi = sm.length;
@@ -263,11 +263,11 @@
           if (reading === g) reading = -1;
           if (state.reads.length < 100) state.reads.push([asked, Math.round(performance.now()), at, u8.byteLength]);
           if (g !== gen) { feed(); return; }
-          if (!u8.byteLength) { ended = true; file.flush(); return; }
+          if (!u8.byteLength) { ended = true; if (started) file.flush(); return; }
           if (seeked && !state.marks.seekData) mark("seekData");
           var next = file.appendBuffer(MP4Box.MP4BoxBuffer.fromArrayBuffer(u8.buffer, at));
           pos = next > at ? next : at + u8.byteLength;
-          if (pos >= size) { ended = true; file.flush(); return; }
+          if (pos >= size) { ended = true; if (started) file.flush(); return; }
           feed();
         }, function (err) {
           if (reading === g) reading = -1;
@@ -276,60 +276,73 @@
         });
       }
       return new Promise(function (resolve, reject) {
-        ms.addEventListener("sourceopen", function () {
-          file.onError = function (e) { reject(new Error("mp4box: " + e)); };
-          file.onReady = function (info) {
-            mark("moov");
-            if (info.duration && info.timescale) ms.duration = info.duration / info.timescale;
-            info.tracks.forEach(function (t) {
-              var type = (t.type === "audio" || t.audio ? "audio" : "video") + '/mp4; codecs="' + t.codec + '"';
-              if (!MediaSource.isTypeSupported(type)) return;
-              var sb = ms.addSourceBuffer(type);
-              bufs[t.id] = sb; queue[t.id] = [];
-              sb.addEventListener("updateend", function () {
-                if (state.marks["seekAppend" + t.id] && !state.marks["seekAppended" + t.id]) mark("seekAppended" + t.id);
-                if (state.marks["append" + t.id] && !state.marks["appended" + t.id]) mark("appended" + t.id);
-                pump(t.id);
-              });
-              // Fragments of 15 samples wherever the keyframes are: aligned to them
-              // (mp4box's default), a fragment spans a whole GOP (2 s here), so the
-              // first frame and a seek's waited for the data up to the next one.
-              file.setSegmentOptions(t.id, null, { nbSamples: FRAG, rapAlignement: false });
-            });
-            if (!Object.keys(bufs).length) { reject(new Error("no track this browser plays")); return; }
-            file.initializeSegmentation("per-track").forEach(function (s) { queue[s.id].push({ buf: s.buffer, gen: -1 }); pump(s.id); });
-            file.start();
-            gate(player.currentTime || 0);
-            resolve();
-          };
-          file.onSegment = function (id, user, buffer, next) {
-            // Samples in a segment are no longer needed by mp4box: without
-            // this it keeps every byte it was given (the whole file).
-            file.releaseUsedSamples(id, next);
-            if (seeked && !state.marks.seekSegment) mark("seekSegment");
-            if (queue[id]) { queue[id].push({ buf: buffer, gen: gen }); pump(id); }
-          };
-          player.addEventListener("seeking", function () {
-            if (!file.isProgressive && !Object.keys(bufs).length) return;
-            var r = file.seek(player.currentTime, true);
-            gen++; pos = r.offset; ended = false; seeked = true;
-            if (h.abort) h.abort(); // a read waiting at the old position would hold the playhead there
-            mark("seek"); state.reads = []; // the seek's own reads, for the timeline (--trace)
-            // Until the frame there shows, the tab fetches only what the
-            // player needs next: the rest of the download would keep the
-            // page's thread (where the player's events run) busy.
-            var held = h.hold && !/[?&]sg-(seek)?hold=0/.test(location.search);
-            if (held) h.hold(true);
-            gate(player.currentTime);
-            player.addEventListener("seeked", function () {
-              if (held && state.handle) state.handle.hold(false);
-              ungate();
-              if (!state.marks.seeked) mark("seeked");
-            }, { once: true });
-            feed();
+        // Reading starts at once: the moov is parsed while the MediaSource
+        // opens, not after.
+        var opened = new Promise(function (res) { ms.addEventListener("sourceopen", res, { once: true }); });
+        file.onError = function (e) { reject(new Error("mp4box: " + e)); };
+        file.onReady = function (info) {
+          // Segmentation starts at once (mp4box would skip the mdat it was
+          // not asked for); the SourceBuffers come when the MediaSource is
+          // open, and the segments made until then wait in their queues.
+          mark("moov");
+          var types = {};
+          info.tracks.forEach(function (t) {
+            var type = (t.type === "audio" || t.audio ? "audio" : "video") + '/mp4; codecs="' + t.codec + '"';
+            if (!MediaSource.isTypeSupported(type)) return;
+            types[t.id] = type; queue[t.id] = [];
+            // Fragments of 15 samples wherever the keyframes are: aligned to them
+            // (mp4box's default), a fragment spans a whole GOP (2 s here), so the
+            // first frame and a seek's waited for the data up to the next one.
+            file.setSegmentOptions(t.id, null, { nbSamples: FRAG, rapAlignement: false });
           });
+          if (!Object.keys(types).length) { reject(new Error("no track this browser plays")); return; }
+          file.initializeSegmentation("per-track").forEach(function (s) { queue[s.id].push({ buf: s.buffer, gen: -1 }); });
+          file.start();
+          started = true;
+          if (ended) file.flush(); // all read already (a small file)
+          gate(player.currentTime || 0);
+          opened.then(function () {
+            if (info.duration && info.timescale) ms.duration = info.duration / info.timescale;
+            Object.keys(types).forEach(function (id) {
+              var sb = ms.addSourceBuffer(types[id]);
+              bufs[id] = sb;
+              sb.addEventListener("updateend", function () {
+                if (state.marks["seekAppend" + id] && !state.marks["seekAppended" + id]) mark("seekAppended" + id);
+                if (state.marks["append" + id] && !state.marks["appended" + id]) mark("appended" + id);
+                pump(id);
+              });
+              pump(id);
+            });
+            resolve();
+          }).catch(reject);
+        };
+        file.onSegment = function (id, user, buffer, next) {
+          // Samples in a segment are no longer needed by mp4box: without
+          // this it keeps every byte it was given (the whole file).
+          file.releaseUsedSamples(id, next);
+          if (seeked && !state.marks.seekSegment) mark("seekSegment");
+          if (queue[id]) { queue[id].push({ buf: buffer, gen: gen }); pump(id); }
+        };
+        player.addEventListener("seeking", function () {
+          if (!started) return;
+          var r = file.seek(player.currentTime, true);
+          gen++; pos = r.offset; ended = false; seeked = true;
+          if (h.abort) h.abort(); // a read waiting at the old position would hold the playhead there
+          mark("seek"); state.reads = []; // the seek's own reads, for the timeline (--trace)
+          // Until the frame there shows, the tab fetches only what the
+          // player needs next: the rest of the download would keep the
+          // page's thread (where the player's events run) busy.
+          var held = h.hold && !/[?&]sg-(seek)?hold=0/.test(location.search);
+          if (held) h.hold(true);
+          gate(player.currentTime);
+          player.addEventListener("seeked", function () {
+            if (held && state.handle) state.handle.hold(false);
+            ungate();
+            if (!state.marks.seeked) mark("seeked");
+          }, { once: true });
           feed();
-        }, { once: true });
+        });
+        feed();
       });
     });
   }
