@@ -176,7 +176,10 @@
       // player's while it appends and decodes, not busy verifying the
       // rest of the file (decision 61). ?sg-gate=0 turns it off.
       var limit = Infinity, gating = !/[?&]sg-gate=0/.test(location.search);
-      var FRAG = 15; // samples per fragment (setSegmentOptions below)
+      // Samples per fragment, and bytes (setSegmentOptions below): a
+      // keyframe or a busy scene makes a few large samples, which then
+      // need not wait for 15.
+      var FRAG = 15, FRAG_BYTES = 128 * 1024;
       // offsetFor is the byte offset past what the frame at time t needs
       // in every track: its samples up to t and one more, to the end of
       // the fragment that holds them (mp4box cuts one after every 15th
@@ -190,6 +193,8 @@
           while (lo < hi) { var mid = (lo + hi) >> 1; if (sm[mid].dts / sm[mid].timescale < t) lo = mid + 1; else hi = mid; }
           var j = Math.min(lo + 1, sm.length - 1);
           var e = Math.min(Math.ceil((j + 1) / FRAG) * FRAG - 1, sm.length - 1);
+          // A fragment also ends once its samples reach FRAG_BYTES.
+          for (var k = j, sum = 0; k < e; k++) { sum += sm[k].size; if (sum >= FRAG_BYTES) { e = k; break; } }
           end = Math.max(end, sm[e].offset + sm[e].size);
         });
         return end > 0 ? end : Infinity;
@@ -199,14 +204,14 @@
       // past it, and STEP s more each time the feed has waited at it for
       // STALL ms without the frame showing, so no player can wait on it
       // for ever.
-      var AHEAD = 0.6, STEP = 0.5, STALL = 250, gateT = 0, stallTimer = 0;
+      var AHEAD = 0.3, AHEAD_FIRST = 0.1, STEP = 0.3, STALL = 250, gateT = 0, stallTimer = 0;
       function setLimit(l) {
         limit = l;
         if (h.hold && limit < Infinity) h.hold(true, limit);
       }
-      function gate(t) {
-        if (!gating) return;
-        gateT = t + AHEAD;
+      function gate(t, ahead) {
+        if (!gating || !isFinite(t)) return;
+        gateT = t + ahead;
         setLimit(offsetFor(gateT));
       }
       function gateStalled() {
@@ -293,14 +298,14 @@
             // Fragments of 15 samples wherever the keyframes are: aligned to them
             // (mp4box's default), a fragment spans a whole GOP (2 s here), so the
             // first frame and a seek's waited for the data up to the next one.
-            file.setSegmentOptions(t.id, null, { nbSamples: FRAG, rapAlignement: false });
+            file.setSegmentOptions(t.id, null, { nbSamples: FRAG, sizePerSegment: FRAG_BYTES, rapAlignement: false });
           });
           if (!Object.keys(types).length) { reject(new Error("no track this browser plays")); return; }
           file.initializeSegmentation("per-track").forEach(function (s) { queue[s.id].push({ buf: s.buffer, gen: -1 }); });
           file.start();
           started = true;
           if (ended) file.flush(); // all read already (a small file)
-          gate(player.currentTime || 0);
+          gate(player.currentTime || 0, AHEAD_FIRST); // the first frame wants less than a seek's preroll
           opened.then(function () {
             if (info.duration && info.timescale) ms.duration = info.duration / info.timescale;
             Object.keys(types).forEach(function (id) {
@@ -334,7 +339,7 @@
           // page's thread (where the player's events run) busy.
           var held = h.hold && !/[?&]sg-(seek)?hold=0/.test(location.search);
           if (held) h.hold(true);
-          gate(player.currentTime);
+          gate(player.currentTime, AHEAD);
           player.addEventListener("seeked", function () {
             if (held && state.handle) state.handle.hold(false);
             ungate();
