@@ -109,6 +109,11 @@ func TestSuperSeedPeerLeaves(t *testing.T) {
 	s, root := superSource(t, src, data)
 	quitter := startEngine(t, nil, nil)
 	q, _ := leechSwarm(t, quitter, root, 1024, ModePeer)
+	// It fetches the first 1536 chunks and no more: on loopback it could
+	// otherwise hold everything before it leaves (then nothing is left to
+	// show again, and the test tested nothing).
+	q.SetHold(true)
+	q.SetHoldEnd(1536)
 	s.Connect(quitter.conn.LocalAddr())
 	deadline := time.Now().Add(30 * time.Second)
 	for {
@@ -120,7 +125,12 @@ func TestSuperSeedPeerLeaves(t *testing.T) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+	qHave, qTotal := q.Progress()
 	q.Close()
+	t.Logf("the first peer left holding %d of %d chunks", qHave, qTotal)
+	if qHave >= qTotal {
+		t.Fatal("the first peer held everything before it left")
+	}
 	n := startEngine(t, nil, nil)
 	p, sw := leechSwarm(t, n, root, 1024, ModePeer)
 	s.Connect(n.conn.LocalAddr())
