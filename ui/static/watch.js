@@ -168,6 +168,7 @@
       var ms = new MediaSource(), h = state.handle, size = state.size;
       // reading: the generation (gen, one per seek) of the read in flight, -1 none.
       var file = MP4Box.createFile(), bufs = {}, queue = {}, pos = 0, reading = -1, ended = false, gen = 0, seeked = false, started = false;
+      var mediaEnd = Infinity; // past the last sample of any track played (from the moov)
       state.mode = "mse";
       player.src = URL.createObjectURL(ms);
       // The gate: until the frame the player waits for shows (the first
@@ -258,8 +259,12 @@
         if (reading === gen || ended || !state.handle) return;
         if (ahead() > 30) { setTimeout(feed, 500); return; }
         if (pos >= limit) { gateStalled(); return; } // the gate: ungate() feeds on
+        // Nothing past the last sample goes to mp4box: bytes after the
+        // media (trailing boxes, or junk) would be kept whole while it
+        // waited for a box to complete.
+        if (pos >= mediaEnd) { ended = true; if (started) file.flush(); return; }
         reading = gen;
-        var g = gen, at = pos, asked = Math.round(performance.now()), n = Math.min(256 * 1024, limit - pos);
+        var g = gen, at = pos, asked = Math.round(performance.now()), n = Math.min(256 * 1024, limit - pos, mediaEnd - pos);
         // Well ahead of the player, wait for the whole piece: one read
         // (a Promise, a copy, an mp4box parse) per 256 KiB instead of one
         // per data channel message.
@@ -302,6 +307,10 @@
           });
           if (!Object.keys(types).length) { reject(new Error("no track this browser plays")); return; }
           file.initializeSegmentation("per-track").forEach(function (s) { queue[s.id].push({ buf: s.buffer, gen: -1 }); });
+          if (!info.isFragmented) Object.keys(types).forEach(function (id) { // a fragmented file's samples come with its fragments
+            var sm = file.getTrackById(Number(id)).samples || [];
+            if (sm.length) mediaEnd = Math.max(mediaEnd === Infinity ? 0 : mediaEnd, sm[sm.length - 1].offset + sm[sm.length - 1].size);
+          });
           file.start();
           started = true;
           if (ended) file.flush(); // all read already (a small file)
