@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"syscall/js"
 
+	"github.com/swarmgate/swarmgate/internal/jsutil"
 	"github.com/swarmgate/swarmgate/internal/store/blobstore"
 )
 
@@ -24,7 +25,7 @@ func openBlobs() *jsBlobs {
 	if f.Type() != js.TypeFunction {
 		return nil
 	}
-	v, err := await(f.Invoke())
+	v, err := jsutil.Await(f.Invoke())
 	if err != nil || v.Type() != js.TypeObject {
 		return nil
 	}
@@ -32,7 +33,7 @@ func openBlobs() *jsBlobs {
 }
 
 func (j *jsBlobs) call(op string, args ...any) (js.Value, error) {
-	v, err := await(j.b.Call(op, args...))
+	v, err := jsutil.Await(j.b.Call(op, args...))
 	if err != nil {
 		return js.Undefined(), fmt.Errorf("%s %s: %w", j.kind, op, err)
 	}

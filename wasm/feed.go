@@ -15,6 +15,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/swarmgate/swarmgate/internal/feed"
+	"github.com/swarmgate/swarmgate/internal/jsutil"
 	"github.com/swarmgate/swarmgate/internal/link"
 )
 
@@ -148,11 +149,11 @@ func fetch(ctx context.Context, method, url, ctype string, body []byte, limit in
 			opt.Set("signal", ts.Call("timeout", max(1, time.Until(d).Milliseconds())))
 		}
 	}
-	res, err := await(js.Global().Call("fetch", url, opt))
+	res, err := jsutil.Await(js.Global().Call("fetch", url, opt))
 	if err != nil {
 		return 0, "", nil, err
 	}
-	buf, err := await(res.Call("arrayBuffer"))
+	buf, err := jsutil.Await(res.Call("arrayBuffer"))
 	if err != nil {
 		return 0, "", nil, err
 	}

@@ -37,6 +37,7 @@ import (
 	"time"
 
 	"github.com/swarmgate/swarmgate/internal/client"
+	"github.com/swarmgate/swarmgate/internal/jsutil"
 	"github.com/swarmgate/swarmgate/internal/link"
 	"github.com/swarmgate/swarmgate/internal/rtc"
 	"github.com/swarmgate/swarmgate/internal/store/blobstore"
@@ -262,7 +263,7 @@ func handle(c *client.Client) js.Value {
 			}
 			buf := make([]byte, min(n, maxRead))
 			k, err := io.ReadAtLeast(r, buf, int(min(least, int64(len(buf)))))
-			if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.ErrShortBuffer) {
+			if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
 				return nil, err
 			}
 			out := js.Global().Get("Uint8Array").New(k)
@@ -321,7 +322,7 @@ func storageBudget() int64 {
 	if s.Type() != js.TypeObject || s.Get("estimate").Type() != js.TypeFunction {
 		return 0
 	}
-	v, err := await(s.Call("estimate"))
+	v, err := jsutil.Await(s.Call("estimate"))
 	if err != nil || v.Get("quota").Type() != js.TypeNumber {
 		return 0
 	}

@@ -143,7 +143,7 @@ func (r *fileReader) block(off int64) (*fileBlock, error) {
 		}
 	}
 	end := min(off+fileBlockSize, r.size)
-	buf, err := await(r.file.Call("slice", float64(off), float64(end)).Call("arrayBuffer"))
+	buf, err := jsutil.Await(r.file.Call("slice", float64(off), float64(end)).Call("arrayBuffer"))
 	if err != nil {
 		return nil, fmt.Errorf("reading the file at %d: %w", off, err)
 	}
@@ -172,4 +172,3 @@ func (r *fileReader) block(off int64) (*fileBlock, error) {
 }
 
 // await waits for a Promise (jsutil.Await).
-var await = jsutil.Await

@@ -2,6 +2,7 @@ package dhtnet
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"net/netip"
 	"sync"
@@ -441,21 +442,20 @@ func TestBoosterNeedPeersLooksAgain(t *testing.T) {
 	o := newOverlay(t, 30)
 	var swarm [20]byte
 	copy(swarm[:], "two-boosters-swarm!!")
-	slowRounds := func(c *Config) { c.AnnounceInterval = time.Minute }
-	first := o.joinConfig(t, false, slowRounds)
-	m1, err := first.Join(context.Background(), swarm, RoleBooster, 7300)
-	if err != nil {
-		t.Fatal(err)
+	// booster joins a node with slow announce rounds as a booster on port
+	// and waits for its first announce.
+	booster := func(port int) (*Node, *Membership) {
+		n := o.joinConfig(t, false, func(c *Config) { c.AnnounceInterval = time.Minute })
+		m, err := n.Join(context.Background(), swarm, RoleBooster, port)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(m.Close)
+		waitFor(t, 10*time.Second, fmt.Sprintf("the announce of the booster on port %d", port), func() bool { return m.Stats().Announced > 0 })
+		return n, m
 	}
-	defer m1.Close()
-	waitFor(t, 10*time.Second, "the first booster's announce", func() bool { return m1.Stats().Announced > 0 })
-	second := o.joinConfig(t, false, slowRounds)
-	m2, err := second.Join(context.Background(), swarm, RoleBooster, 7301)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m2.Close()
-	waitFor(t, 10*time.Second, "the second booster's announce", func() bool { return m2.Stats().Announced > 0 })
+	_, m1 := booster(7300)
+	second, _ := booster(7301)
 	m1.NeedPeers()
 	recvPeer(t, m1, netip.AddrPortFrom(second.Addr().Addr(), 7301), 5*time.Second)
 }

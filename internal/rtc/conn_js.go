@@ -185,11 +185,11 @@ func (f *connFactory) wire(pc, dc js.Value, ev connEvents) *jsConn {
 
 func (c *jsConn) offer() (sdp string, err error) {
 	defer catch(&err)
-	d, err := await(c.pc.Call("createOffer"))
+	d, err := jsutil.Await(c.pc.Call("createOffer"))
 	if err != nil {
 		return "", err
 	}
-	if _, err := await(c.pc.Call("setLocalDescription", d)); err != nil {
+	if _, err := jsutil.Await(c.pc.Call("setLocalDescription", d)); err != nil {
 		return "", err
 	}
 	return d.Get("sdp").String(), nil
@@ -197,12 +197,12 @@ func (c *jsConn) offer() (sdp string, err error) {
 
 func (c *jsConn) answer(offer string) (sdp string, err error) {
 	defer catch(&err)
-	if _, err := await(c.pc.Call("setRemoteDescription", description("offer", offer))); err != nil {
+	if _, err := jsutil.Await(c.pc.Call("setRemoteDescription", description("offer", offer))); err != nil {
 		return "", fmt.Errorf("bad offer: %w", err)
 	}
-	d, err := await(c.pc.Call("createAnswer"))
+	d, err := jsutil.Await(c.pc.Call("createAnswer"))
 	if err == nil {
-		_, err = await(c.pc.Call("setLocalDescription", d))
+		_, err = jsutil.Await(c.pc.Call("setLocalDescription", d))
 	}
 	if err != nil {
 		return "", fmt.Errorf("answer: %w", err)
@@ -212,7 +212,7 @@ func (c *jsConn) answer(offer string) (sdp string, err error) {
 
 func (c *jsConn) setAnswer(sdp string) (err error) {
 	defer catch(&err)
-	_, err = await(c.pc.Call("setRemoteDescription", description("answer", sdp)))
+	_, err = jsutil.Await(c.pc.Call("setRemoteDescription", description("answer", sdp)))
 	return err
 }
 
@@ -222,7 +222,7 @@ func (c *jsConn) addCandidate(s Signal) (err error) {
 	o.Set("candidate", s.Candidate)
 	o.Set("sdpMid", s.SDPMid)
 	o.Set("sdpMLineIndex", int(s.SDPMLineIndex))
-	_, err = await(c.pc.Call("addIceCandidate", o))
+	_, err = jsutil.Await(c.pc.Call("addIceCandidate", o))
 	return err
 }
 
@@ -286,8 +286,6 @@ func catch(err *error) {
 		panic(r)
 	}
 }
-
-var await = jsutil.Await
 
 // jsHeldBytes counts the bytes of JS objects (each received message's
 // ArrayBuffer) that Go references until its GC finalizes them. A tab that

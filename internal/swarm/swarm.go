@@ -342,16 +342,18 @@ func (s *Swarm) SetPlayhead(chunk uint64) {
 	defer s.e.mu.Unlock()
 	jump := chunk < s.playhead || chunk >= s.playhead+s.window
 	s.playhead = chunk
-	if jump {
-		// Cancel what is outside the new window and ask for the new
-		// position now, not at the next tick (20 ms, more in a busy tab).
-		s.jumped = true
-		s.wake()
-		if s.tree.NumChunks() > 0 && !s.closed {
-			s.refocus()
-			s.askNow()
-		}
+	if !jump {
+		return
 	}
+	s.wake()
+	if s.tree.NumChunks() == 0 || s.closed {
+		s.jumped = true // refocused once the size is known (tick)
+		return
+	}
+	// Cancel what is outside the new window and ask for the new position
+	// now, not at the next tick (20 ms, more in a busy tab).
+	s.refocus()
+	s.askNow()
 }
 
 // askNow tops up every open channel's requests at once. Under e.mu.

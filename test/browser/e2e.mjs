@@ -151,6 +151,16 @@ async function streamIsFile(page) {
 }
 const plays = (page, what) => until(page, what, () => { const v = document.getElementById("player"); return v.readyState >= 4 && v.currentTime > 1; });
 
+// seekFrame seeks the player to frac of the duration and answers the ms
+// until a frame at the target is shown; with ms > 0 it fails after ms.
+const seekFrame = (page, frac, ms = 0) => page.evaluate(([frac, ms]) => new Promise((resolve, reject) => {
+  const v = document.getElementById("player"), target = frac * v.duration, t0 = performance.now();
+  const f = (now, meta) => { if (meta.mediaTime >= target - 0.05) resolve(Math.round(performance.now() - t0)); else v.requestVideoFrameCallback(f); };
+  v.requestVideoFrameCallback(f);
+  v.currentTime = target;
+  if (ms > 0) setTimeout(() => reject(new Error(`no frame at ${target.toFixed(2)} s within ${ms} ms: ${JSON.stringify(swarmgatePage.feed && swarmgatePage.feed())}`)), ms);
+}), [frac, ms]);
+
 // bench: the figures of issue 7 for one clip, run after run: time from
 // navigation to the first frame, seek to 75% (right after a second of
 // playback, before the download is done) to the first frame there, and
@@ -186,12 +196,7 @@ async function bench(browser, runs) {
     await until(page, "the Service Worker or MediaSource path", () => window.swarmgatePage && ["sw", "mse", "raw"].includes(swarmgatePage.mode));
     await until(page, "one second of playback", () => document.getElementById("player").currentTime > 1);
     const r = await page.evaluate((trace) => ({ mode: swarmgatePage.mode, first_frame_ms: Math.round(swarmgatePage.firstFrameNavMs), client_to_frame_ms: Math.round(swarmgatePage.firstFrameMs), marks: swarmgatePage.marks, nav: trace ? (({ requestStart, responseStart, responseEnd, domInteractive, domContentLoadedEventEnd }) => ({ requestStart, responseStart, responseEnd, domInteractive, domContentLoadedEventEnd }))(performance.getEntriesByType("navigation")[0].toJSON()) : undefined, reads: trace ? swarmgatePage.reads.slice(0, 12) : undefined }), args.includes("--trace"));
-    r.seek_frame_ms = await page.evaluate(() => new Promise((resolve) => {
-      const v = document.getElementById("player"), target = 0.75 * v.duration, t0 = performance.now();
-      const f = (now, meta) => { if (meta.mediaTime >= target - 0.05) resolve(Math.round(performance.now() - t0)); else v.requestVideoFrameCallback(f); };
-      v.requestVideoFrameCallback(f);
-      v.currentTime = target;
-    }));
+    r.seek_frame_ms = await seekFrame(page, 0.75);
     if (args.includes("--trace")) { r.seek_marks = await page.evaluate(() => swarmgatePage.marks); r.long_tasks = await page.evaluate(() => window.sgLong); console.error("after seek:", JSON.stringify({ marks: r.seek_marks, mode: r.mode, seek: r.seek_frame_ms, errors: await page.evaluate(() => swarmgatePage.errors), last: await page.evaluate(() => swarmgatePage.last), reads: await page.evaluate(() => swarmgatePage.reads) })); }
     const trace = setInterval(() => page.evaluate(() => { const s = swarmgatePage.last || {}; return JSON.stringify({ t: Math.round(performance.now()), mode: swarmgatePage.mode, have: s.have, total: s.total, drops: s.dropsRecv, rtx: s.retransmits, recv: s.bytesRecv }); }).then((x) => args.includes("--trace") && console.error(x)).catch(() => {}), 2000);
     try { await until(page, "the download to complete", () => swarmgatePage.last && swarmgatePage.last.done, null, 300000); } finally { clearInterval(trace); }
@@ -201,12 +206,7 @@ async function bench(browser, runs) {
     r.gateway_cpu_ms_per_mib = Math.round((cpuMs(g.pid) - cpu0.gateway) / (clipSize / 1048576));
     r.seeder_cpu_ms_per_mib = Math.round((cpuMs(seeder.pid) - cpu0.seeder) / (clipSize / 1048576));
     // A seek once the tab holds everything: the player's own share of a seek.
-    r.seek_held_frame_ms = await page.evaluate(() => new Promise((resolve) => {
-      const v = document.getElementById("player"), target = 0.25 * v.duration, t0 = performance.now();
-      const f = (now, meta) => { if (meta.mediaTime >= target - 0.05) resolve(Math.round(performance.now() - t0)); else v.requestVideoFrameCallback(f); };
-      v.requestVideoFrameCallback(f);
-      v.currentTime = target;
-    }));
+    r.seek_held_frame_ms = await seekFrame(page, 0.25);
     r.download_ms = Math.round(s.now);
     r.throughput_mibps = +(clipSize / 1048576 / (s.now / 1000)).toFixed(1);
     const st = await page.evaluate(() => swarmgatePage.last);
@@ -571,13 +571,7 @@ try {
     figures.mse_first_frame_ms = Math.round(await page.evaluate(() => swarmgatePage.firstFrameMs));
     // A seek through MediaSource lands: a frame at the target shows (the
     // gate reads only what that frame needs until then), and play goes on.
-    figures.mse_seek_frame_ms = await page.evaluate(() => new Promise((resolve, reject) => {
-      const v = document.getElementById("player"), target = 0.75 * v.duration, t0 = performance.now();
-      const f = (now, meta) => { if (meta.mediaTime >= target - 0.05) resolve(Math.round(performance.now() - t0)); else v.requestVideoFrameCallback(f); };
-      v.requestVideoFrameCallback(f);
-      v.currentTime = target;
-      setTimeout(() => reject(new Error(`no frame at ${target.toFixed(2)} s within 10 s: ${JSON.stringify(swarmgatePage.feed && swarmgatePage.feed())}`)), 10000);
-    }));
+    figures.mse_seek_frame_ms = await seekFrame(page, 0.75, 10000);
     await until(page, "playback after the seek", () => { const v = document.getElementById("player"); return v.currentTime > 0.75 * v.duration + 0.5; });
     await until(page, "the status", () => swarmgatePage.last && swarmgatePage.last.storage);
     const kind = await page.evaluate(() => swarmgatePage.last.storage);

@@ -232,6 +232,12 @@
         feed();
       }
       state.ungate = ungate;
+      // finish: everything is read; mp4box makes the last fragments once
+      // it segments (at once, or when the moov has been parsed).
+      function finish() {
+        ended = true;
+        if (started) file.flush();
+      }
       // Where the feed is, for tests and the curious.
       state.feed = function () {
         var b = player.buffered, r = [];
@@ -262,7 +268,7 @@
         // Nothing past the last sample goes to mp4box: bytes after the
         // media (trailing boxes, or junk) would be kept whole while it
         // waited for a box to complete.
-        if (pos >= mediaEnd) { ended = true; if (started) file.flush(); return; }
+        if (pos >= mediaEnd) { finish(); return; }
         reading = gen;
         var g = gen, at = pos, asked = Math.round(performance.now()), n = Math.min(256 * 1024, limit - pos, mediaEnd - pos);
         // Well ahead of the player, wait for the whole piece: one read
@@ -273,11 +279,11 @@
           if (reading === g) reading = -1;
           if (state.reads.length < 100) state.reads.push([asked, Math.round(performance.now()), at, u8.byteLength]);
           if (g !== gen) { feed(); return; }
-          if (!u8.byteLength) { ended = true; if (started) file.flush(); return; }
+          if (!u8.byteLength) { finish(); return; }
           if (seeked && !state.marks.seekData) mark("seekData");
           var next = file.appendBuffer(MP4Box.MP4BoxBuffer.fromArrayBuffer(u8.buffer, at));
           pos = next > at ? next : at + u8.byteLength;
-          if (pos >= size) { ended = true; if (started) file.flush(); return; }
+          if (pos >= size) { finish(); return; }
           feed();
         }, function (err) {
           if (reading === g) reading = -1;
@@ -307,10 +313,14 @@
           });
           if (!Object.keys(types).length) { reject(new Error("no track this browser plays")); return; }
           file.initializeSegmentation("per-track").forEach(function (s) { queue[s.id].push({ buf: s.buffer, gen: -1 }); });
-          if (!info.isFragmented) Object.keys(types).forEach(function (id) { // a fragmented file's samples come with its fragments
-            var sm = file.getTrackById(Number(id)).samples || [];
-            if (sm.length) mediaEnd = Math.max(mediaEnd === Infinity ? 0 : mediaEnd, sm[sm.length - 1].offset + sm[sm.length - 1].size);
-          });
+          if (!info.isFragmented) { // a fragmented file's samples come with its fragments
+            var last = 0;
+            Object.keys(types).forEach(function (id) {
+              var sm = file.getTrackById(Number(id)).samples || [];
+              if (sm.length) last = Math.max(last, sm[sm.length - 1].offset + sm[sm.length - 1].size);
+            });
+            if (last) mediaEnd = last;
+          }
           file.start();
           started = true;
           if (ended) file.flush(); // all read already (a small file)
