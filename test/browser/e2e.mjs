@@ -66,19 +66,30 @@ async function waitHTTP(url, ms) {
 const clipSize = fs.statSync(clip).size;
 const content = clipSize < 1 << 30 ? fs.readFileSync(clip) : null;
 const sha256 = content ? createHash("sha256").update(content).digest("hex") : "";
+// WebM and audio (test/browser/testdata, made by its make.sh): the link
+// page plays them too, seeded beside the clip.
+const media = [["clip.webm", "video/webm"], ["tone.mp3", "audio/mpeg"]].map(([name, mt]) => {
+  const file = path.join(here, "testdata", name), b = fs.readFileSync(file);
+  return { name, file, mt, size: b.length, sha256: createHash("sha256").update(b).digest("hex") };
+});
 const seedPort = port(), gwUDP = port() + 1, gwHTTP = port() + 2;
-const seeder = start("seeder", ["seed", "--listen", `127.0.0.1:${seedPort}`, "--state", path.join(tmp, "seed"), "--bootstrap", "none", clip]);
+const seeder = start("seeder", ["seed", "--listen", `127.0.0.1:${seedPort}`, "--state", path.join(tmp, "seed"), "--bootstrap", "none", clip, ...media.map((m) => m.file)]);
 const gateway = start("gateway", ["gateway", "--listen", `127.0.0.1:${gwHTTP}`, "--data", path.join(tmp, "gw"), "--udp", `127.0.0.1:${gwUDP}`,
   "--no-dht", "--peer", `127.0.0.1:${seedPort}`, "--webrtc-loopback"]);
 const base = `http://127.0.0.1:${gwHTTP}`;
 
-// The root comes from hashing the clip the same way the seeder does.
-const root = await new Promise((resolve, reject) => {
-  const h = spawn(bin, ["hash", clip]);
+// A root comes from hashing the file the same way the seeder does.
+const hashRoot = (file) => new Promise((resolve, reject) => {
+  const h = spawn(bin, ["hash", file]);
   let out = "";
   h.stdout.on("data", (d) => (out += d));
   h.on("exit", (c) => (c === 0 ? resolve(out.split("\n")[0].trim()) : reject(new Error("hash failed"))));
 });
+const root = await hashRoot(clip);
+for (const m of media) {
+  m.root = await hashRoot(m.file);
+  m.path = `/${m.root}?cl=${m.size}&mt=${encodeURIComponent(m.mt)}&n=${encodeURIComponent(m.name)}`;
+}
 const mt = clip.endsWith(".webm") ? "video/webm" : "video/mp4";
 const pagePath = `/${root}?cl=${clipSize}&mt=${encodeURIComponent(mt)}&n=${encodeURIComponent(path.basename(clip))}`;
 
@@ -141,13 +152,13 @@ async function until(page, what, fn, arg, ms = deadline) {
   }
 }
 // What the player gets through the Service Worker's /stream/ is the file, byte for byte.
-async function streamIsFile(page) {
+async function streamIsFile(page, f = { root, mt, sha256 }) {
   const got = await page.evaluate(async ([root, mt]) => {
     const b = await (await fetch(`/stream/${root}?mt=${encodeURIComponent(mt)}`)).arrayBuffer();
     const d = await crypto.subtle.digest("SHA-256", b);
     return [...new Uint8Array(d)].map((x) => x.toString(16).padStart(2, "0")).join("");
-  }, [root, mt]);
-  if (got !== sha256) throw new Error(`stream digest ${got}, file ${sha256}`);
+  }, [f.root, f.mt]);
+  if (got !== f.sha256) throw new Error(`stream digest ${got}, file ${f.sha256}`);
 }
 const plays = (page, what) => until(page, what, () => { const v = document.getElementById("player"); return v.readyState >= 4 && v.currentTime > 1; });
 
@@ -187,7 +198,7 @@ async function bench(browser, runs) {
     // only on the UDP seeder when the page opens.
     const gp = port() + 3, gu = port() + 4;
     const g = start("gateway", ["gateway", "--listen", `127.0.0.1:${gp}`, "--data", path.join(tmp, `gw-bench-${i}`), "--udp", `127.0.0.1:${gu}`,
-      "--no-dht", "--peer", `127.0.0.1:${seedPort}`, "--webrtc-loopback"]);
+      "--no-dht", "--peer", `127.0.0.1:${seedPort}`, "--webrtc-loopback", ...(process.env.SG_GATEWAY_ARGS || "").split(" ").filter(Boolean).map((a) => a.replace("{run}", i))]);
     await waitHTTP(`http://127.0.0.1:${gp}/healthz`, 20000);
     const cpu0 = { gateway: cpuMs(g.pid), seeder: cpuMs(seeder.pid) };
     if (args.includes("--profile")) { await cdp.send("Profiler.enable"); await cdp.send("Profiler.setSamplingInterval", { interval: 500 }); await cdp.send("Profiler.start"); }
@@ -465,6 +476,19 @@ try {
     }
   });
 
+  await check("WebM video and MP3 audio play through the Service Worker, every byte the file's", async () => {
+    const ctx = await browser.newContext();
+    const page = await ctx.newPage();
+    page.on("console", (m) => { if (m.type() === "error") console.error("page:", m.text()); });
+    for (const m of media) {
+      await page.goto(base + m.path + "&autoplay=1");
+      await until(page, `${m.name}: the Service Worker path`, () => window.swarmgatePage && swarmgatePage.mode === "sw");
+      await plays(page, `${m.name}: playback`);
+      await streamIsFile(page, m);
+    }
+    await ctx.close();
+  });
+
   await check("a page without WebRTC falls back to /raw/ and says so", async () => {
     const ctx = await browser.newContext();
     await ctx.addInitScript(() => { delete window.RTCPeerConnection; });
@@ -576,6 +600,18 @@ try {
     await until(page, "the status", () => swarmgatePage.last && swarmgatePage.last.storage);
     const kind = await page.evaluate(() => swarmgatePage.last.storage);
     if (kind !== "indexeddb") throw new Error(`an insecure page keeps chunks in ${kind}, want IndexedDB`);
+    // WebM and MP3 go to MediaSource as they are, declared with the
+    // file's own codecs; a seek back to the start plays again.
+    const want = { "clip.webm": 'video/webm; codecs="vp8,vorbis"', "tone.mp3": "audio/mpeg" };
+    for (const m of media) {
+      await page.goto(`http://phone.test:${gwHTTP}${m.path}&autoplay=1`);
+      await until(page, `${m.name}: the MediaSource path`, () => window.swarmgatePage && swarmgatePage.mode === "mse");
+      await plays(page, `${m.name}: playback through MediaSource`);
+      const type = await page.evaluate(() => swarmgatePage.mseType);
+      if (type !== want[m.name]) throw new Error(`${m.name} declared to MediaSource as ${type}, want ${want[m.name]}`);
+      await page.evaluate(() => { const v = document.getElementById("player"); v.currentTime = 0.2; v.play().catch(() => {}); });
+      await until(page, `${m.name}: playback after a seek back`, () => { const v = document.getElementById("player"); return !v.seeking && v.currentTime > 0.7 && v.currentTime < 2.5; });
+    }
     await b.close();
   });
 } catch (err) {

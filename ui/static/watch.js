@@ -162,7 +162,7 @@
   function loadMP4Box() { if (!mp4box) mp4box = import(D.mp4box); return mp4box; }
   function playMSE() {
     var mp4 = /mp4|quicktime/.test(D.type);
-    if (!mp4 && !/webm/.test(D.type)) return Promise.reject(new Error("MediaSource plays MP4 and WebM only"));
+    if (!mp4 && !/webm|mpeg|mp3|aac/.test(D.type)) return Promise.reject(new Error("MediaSource plays MP4, WebM, MP3 and AAC only"));
     if (!mp4) return playMSEDirect();
     return loadMP4Box().then(function (MP4Box) {
       var ms = new MediaSource(), h = state.handle, size = state.size;
@@ -370,28 +370,99 @@
       });
     });
   }
-  // WebM through MediaSource needs no remuxing: append the bytes in order.
+  // WebM and MPEG audio through MediaSource need no remuxing: the bytes
+  // are appended in order. The SourceBuffer is declared with the file's own
+  // codecs (a WebM's CodecIDs, read from its track headers), so a file the
+  // browser cannot decode fails here and plays from /raw/ instead. The page
+  // reads at most DIRECT_AHEAD s of media past the playhead (the browser
+  // evicts what is behind it as the buffer fills); a seek to a time no
+  // longer buffered starts the stream again from its head (without Cues the
+  // page knows no byte offset for a time), reading on from there.
+  var DIRECT_AHEAD = 30, DIRECT_HEAD = 64 * 1024;
   function playMSEDirect() {
-    var ms = new MediaSource(), h = state.handle, pos = 0;
+    var ms = new MediaSource(), h = state.handle, size = state.size;
     state.mode = "mse";
     player.src = URL.createObjectURL(ms);
     return new Promise(function (resolve, reject) {
       ms.addEventListener("sourceopen", function () {
-        var type = D.type.indexOf("audio") === 0 ? 'audio/webm; codecs="opus"' : 'video/webm; codecs="vp9,opus"';
-        if (!MediaSource.isTypeSupported(type)) { reject(new Error("WebM not supported here")); return; }
-        var sb = ms.addSourceBuffer(type);
-        function next() {
-          h.read(pos, 256 * 1024, 30000).then(function (u8) {
-            if (!u8.byteLength) { ms.endOfStream(); return; }
+        h.read(0, Math.min(size, DIRECT_HEAD), 30000, Math.min(size, DIRECT_HEAD)).then(function (head) {
+          var type = directType(head);
+          if (!type) throw new Error("no codec found in the " + D.type + " file's header");
+          if (!MediaSource.isTypeSupported(type)) throw new Error("this browser's MediaSource cannot play " + type);
+          var sb = ms.addSourceBuffer(type), pos = 0, gen = 0, waiting = false;
+          state.mseType = type;
+          function buffered(t) {
+            var b = sb.buffered;
+            for (var i = 0; i < b.length; i++) if (t >= b.start(i) && t <= b.end(i)) return b.end(i);
+            return -1;
+          }
+          function next(g) {
+            if (g !== gen || ms.readyState === "closed" || sb.updating) return;
+            if (pos >= size) { try { ms.endOfStream(); } catch (e) {} return; }
+            var end = buffered(player.currentTime);
+            if (end - player.currentTime > DIRECT_AHEAD) {
+              if (!waiting) { waiting = true; player.addEventListener("timeupdate", function () { waiting = false; next(gen); }, { once: true }); }
+              return;
+            }
+            h.read(pos, 256 * 1024, 30000).then(function (u8) {
+              if (g !== gen) return;
+              if (!u8.byteLength) { pos = size; next(g); return; }
+              append(g, u8);
+            }, function (err) {
+              if (g === gen) fallback("the swarm did not deliver (" + (err && err.message || err) + ")");
+            });
+          }
+          // append hands u8 to the SourceBuffer; a full one (the browser
+          // could not evict enough behind the playhead) is tried again as
+          // playback moves on.
+          function append(g, u8) {
+            if (g !== gen || ms.readyState === "closed") return;
+            try {
+              sb.appendBuffer(u8);
+            } catch (err) {
+              if (err && err.name === "QuotaExceededError") { setTimeout(function () { append(g, u8); }, 500); return; }
+              fallback("the player refused the stream (" + (err && err.message || err) + ")");
+              return;
+            }
             pos += u8.byteLength;
-            sb.addEventListener("updateend", next, { once: true });
-            sb.appendBuffer(u8);
-          }, function (err) { fallback("the swarm did not deliver (" + err.message + ")"); });
-        }
-        next();
-        resolve();
+            sb.addEventListener("updateend", function () { next(g); }, { once: true });
+          }
+          // A seek to where nothing is buffered, behind what was read:
+          // read again from the head (the browser skips what it has).
+          player.addEventListener("seeking", function () {
+            if (buffered(player.currentTime) >= 0 || ms.readyState === "closed") return;
+            var b = sb.buffered;
+            if (b.length && player.currentTime >= b.end(b.length - 1)) return; // ahead: the reading gets there
+            gen++; pos = 0;
+            if (h.abort) h.abort();
+            var go = function () { try { sb.abort(); } catch (e) {} next(gen); };
+            if (sb.updating) sb.addEventListener("updateend", go, { once: true }); else go();
+          });
+          next(gen);
+          resolve();
+        }).catch(reject);
       }, { once: true });
     });
+  }
+  // directType is the MediaSource type of a WebM or MPEG audio file from
+  // its first bytes, or "" when it cannot tell.
+  function directType(head) {
+    if (/mpeg|mp3/.test(D.type)) return "audio/mpeg";
+    if (/aac/.test(D.type)) return "audio/aac";
+    var b = new Uint8Array(head.buffer || head, head.byteOffset || 0, head.byteLength);
+    if (b.length < 4 || b[0] !== 0x1a || b[1] !== 0x45 || b[2] !== 0xdf || b[3] !== 0xa3) return ""; // not EBML
+    // CodecID (element 0x86) with a one-byte size, as every muxer writes it.
+    var ids = { V_VP8: "vp8", V_VP9: "vp9", V_AV1: "av01.0.08M.08", A_OPUS: "opus", A_VORBIS: "vorbis" }, codecs = [], video = false;
+    Object.keys(ids).forEach(function (id) {
+      for (var i = 0; i + 2 + id.length <= b.length; i++) {
+        if (b[i] !== 0x86 || b[i + 1] !== (0x80 | id.length)) continue;
+        var k = 0;
+        while (k < id.length && b[i + 2 + k] === id.charCodeAt(k)) k++;
+        if (k === id.length) { codecs.push(ids[id]); if (id[0] === "V") video = true; return; }
+      }
+    });
+    if (!codecs.length) return "";
+    return (video ? "video" : "audio") + '/webm; codecs="' + codecs.join(",") + '"';
   }
 
   // ---- start ----
