@@ -383,65 +383,62 @@
     var ms = new MediaSource(), h = state.handle, size = state.size;
     state.mode = "mse";
     player.src = URL.createObjectURL(ms);
-    return new Promise(function (resolve, reject) {
-      ms.addEventListener("sourceopen", function () {
-        h.read(0, Math.min(size, DIRECT_HEAD), 30000, Math.min(size, DIRECT_HEAD)).then(function (head) {
-          var type = directType(head);
-          if (!type) throw new Error("no codec found in the " + D.type + " file's header");
-          if (!MediaSource.isTypeSupported(type)) throw new Error("this browser's MediaSource cannot play " + type);
-          var sb = ms.addSourceBuffer(type), pos = 0, gen = 0, waiting = false;
-          state.mseType = type;
-          function buffered(t) {
-            var b = sb.buffered;
-            for (var i = 0; i < b.length; i++) if (t >= b.start(i) && t <= b.end(i)) return b.end(i);
-            return -1;
-          }
-          function next(g) {
-            if (g !== gen || ms.readyState === "closed" || sb.updating) return;
-            if (pos >= size) { try { ms.endOfStream(); } catch (e) {} return; }
-            var end = buffered(player.currentTime);
-            if (end - player.currentTime > DIRECT_AHEAD) {
-              if (!waiting) { waiting = true; player.addEventListener("timeupdate", function () { waiting = false; next(gen); }, { once: true }); }
-              return;
-            }
-            h.read(pos, 256 * 1024, 30000).then(function (u8) {
-              if (g !== gen) return;
-              if (!u8.byteLength) { pos = size; next(g); return; }
-              append(g, u8);
-            }, function (err) {
-              if (g === gen) fallback("the swarm did not deliver (" + (err && err.message || err) + ")");
-            });
-          }
-          // append hands u8 to the SourceBuffer; a full one (the browser
-          // could not evict enough behind the playhead) is tried again as
-          // playback moves on.
-          function append(g, u8) {
-            if (g !== gen || ms.readyState === "closed") return;
-            try {
-              sb.appendBuffer(u8);
-            } catch (err) {
-              if (err && err.name === "QuotaExceededError") { setTimeout(function () { append(g, u8); }, 500); return; }
-              fallback("the player refused the stream (" + (err && err.message || err) + ")");
-              return;
-            }
-            pos += u8.byteLength;
-            sb.addEventListener("updateend", function () { next(g); }, { once: true });
-          }
-          // A seek to where nothing is buffered, behind what was read:
-          // read again from the head (the browser skips what it has).
-          player.addEventListener("seeking", function () {
-            if (buffered(player.currentTime) >= 0 || ms.readyState === "closed") return;
-            var b = sb.buffered;
-            if (b.length && player.currentTime >= b.end(b.length - 1)) return; // ahead: the reading gets there
-            gen++; pos = 0;
-            if (h.abort) h.abort();
-            var go = function () { try { sb.abort(); } catch (e) {} next(gen); };
-            if (sb.updating) sb.addEventListener("updateend", go, { once: true }); else go();
-          });
-          next(gen);
-          resolve();
-        }).catch(reject);
-      }, { once: true });
+    // The head is read while the MediaSource opens.
+    var opened = new Promise(function (res) { ms.addEventListener("sourceopen", res, { once: true }); });
+    return Promise.all([h.read(0, Math.min(size, DIRECT_HEAD), 30000, Math.min(size, DIRECT_HEAD)), opened]).then(function (v) {
+      var type = directType(v[0]);
+      if (!type) throw new Error("no codec found in the " + D.type + " file's header");
+      if (!MediaSource.isTypeSupported(type)) throw new Error("this browser's MediaSource cannot play " + type);
+      var sb = ms.addSourceBuffer(type), pos = 0, gen = 0, waiting = false;
+      state.mseType = type;
+      function buffered(t) {
+        var b = sb.buffered;
+        for (var i = 0; i < b.length; i++) if (t >= b.start(i) && t <= b.end(i)) return b.end(i);
+        return -1;
+      }
+      function next(g) {
+        if (g !== gen || ms.readyState === "closed" || sb.updating) return;
+        if (pos >= size) { try { ms.endOfStream(); } catch (e) {} return; }
+        var end = buffered(player.currentTime);
+        if (end - player.currentTime > DIRECT_AHEAD) {
+          if (!waiting) { waiting = true; player.addEventListener("timeupdate", function () { waiting = false; next(gen); }, { once: true }); }
+          return;
+        }
+        h.read(pos, 256 * 1024, 30000).then(function (u8) {
+          if (g !== gen) return;
+          if (!u8.byteLength) { pos = size; next(g); return; }
+          append(g, u8);
+        }, function (err) {
+          if (g === gen) fallback("the swarm did not deliver (" + (err && err.message || err) + ")");
+        });
+      }
+      // append hands u8 to the SourceBuffer; a full one (the browser
+      // could not evict enough behind the playhead) is tried again as
+      // playback moves on.
+      function append(g, u8) {
+        if (g !== gen || ms.readyState === "closed") return;
+        try {
+          sb.appendBuffer(u8);
+        } catch (err) {
+          if (err && err.name === "QuotaExceededError") { setTimeout(function () { append(g, u8); }, 500); return; }
+          fallback("the player refused the stream (" + (err && err.message || err) + ")");
+          return;
+        }
+        pos += u8.byteLength;
+        sb.addEventListener("updateend", function () { next(g); }, { once: true });
+      }
+      // A seek to where nothing is buffered, behind what was read:
+      // read again from the head (the browser skips what it has).
+      player.addEventListener("seeking", function () {
+        if (buffered(player.currentTime) >= 0 || ms.readyState === "closed") return;
+        var b = sb.buffered;
+        if (b.length && player.currentTime >= b.end(b.length - 1)) return; // ahead: the reading gets there
+        gen++; pos = 0;
+        if (h.abort) h.abort();
+        var go = function () { try { sb.abort(); } catch (e) {} next(gen); };
+        if (sb.updating) sb.addEventListener("updateend", go, { once: true }); else go();
+      });
+      next(gen);
     });
   }
   // directType is the MediaSource type of a WebM or MPEG audio file from
