@@ -72,10 +72,17 @@ const media = [["clip.webm", "video/webm"], ["tone.mp3", "audio/mpeg"]].map(([na
   const file = path.join(here, "testdata", name), b = fs.readFileSync(file);
   return { name, file, mt, size: b.length, sha256: createHash("sha256").update(b).digest("hex") };
 });
+// The clip padded to 8 MiB (players ignore bytes after the last box): a
+// download long enough for a second page to find a peer page in the swarm.
+if (content && content.length < 24 << 20) {
+  const f = path.join(tmp, "padded.mp4"), b = Buffer.concat([content, randomBytes((24 << 20) - content.length)]);
+  fs.writeFileSync(f, b);
+  media.push({ name: "padded.mp4", file: f, mt: "video/mp4", size: b.length, sha256: createHash("sha256").update(b).digest("hex"), padded: true });
+}
 const seedPort = port(), gwUDP = port() + 1, gwHTTP = port() + 2;
 const seeder = start("seeder", ["seed", "--listen", `127.0.0.1:${seedPort}`, "--state", path.join(tmp, "seed"), "--bootstrap", "none", clip, ...media.map((m) => m.file)]);
 const gateway = start("gateway", ["gateway", "--listen", `127.0.0.1:${gwHTTP}`, "--data", path.join(tmp, "gw"), "--udp", `127.0.0.1:${gwUDP}`,
-  "--no-dht", "--peer", `127.0.0.1:${seedPort}`, "--webrtc-loopback"]);
+  "--no-dht", "--peer", `127.0.0.1:${seedPort}`, "--webrtc-loopback", ...(process.env.SG_GW_V ? ["-v"] : [])]);
 const base = `http://127.0.0.1:${gwHTTP}`;
 
 // A root comes from hashing the file the same way the seeder does.
@@ -480,12 +487,73 @@ try {
     const ctx = await browser.newContext();
     const page = await ctx.newPage();
     page.on("console", (m) => { if (m.type() === "error") console.error("page:", m.text()); });
-    for (const m of media) {
+    for (const m of media.filter((m) => !m.padded)) {
       await page.goto(base + m.path + "&autoplay=1");
       await until(page, `${m.name}: the Service Worker path`, () => window.swarmgatePage && swarmgatePage.mode === "sw");
       await plays(page, `${m.name}: playback`);
       await streamIsFile(page, m);
     }
+    await ctx.close();
+  });
+
+  await check("the peer switch, remembered: a desktop page uploads to another page; hidden and paused for a while, it closes everything and sends nothing", async () => {
+    // Browser-to-browser ICE here: with mDNS off (nothing may leave
+    // loopback), Chromium signals its host candidates only to a page
+    // that holds a media permission (browser-testing.md). On a LAN its
+    // mDNS candidates need none.
+    const ctx = await browser.newContext({ permissions: ["camera", "microphone"] });
+    await ctx.addInitScript(instrument);
+    const a = await ctx.newPage();
+    a.on("console", (m) => { if (m.type() === "error") console.error("peer page:", m.text()); });
+    const padded = media.find((m) => m.padded);
+    if (!padded) throw new Error("needs the padded clip (a clip under 8 MiB)");
+    const link = base + padded.path + "&autoplay=1&sg-hidden=1500";
+    await a.goto(link);
+    // The user turns the switch on: the page restarts as a peer and
+    // remembers it across a reload.
+    await until(a, "the peer switch", () => !document.getElementById("peer-switch").hidden);
+    await a.click("#peer");
+    await a.reload();
+    await until(a, "the switch, remembered", () => document.getElementById("peer").checked && window.swarmgatePage && ["sw", "mse"].includes(swarmgatePage.mode));
+    await until(a, "the download to complete", () => swarmgatePage.last && swarmgatePage.last.done);
+    await sleep(1000);
+    if (await a.evaluate(() => swarmgatePage.last.quiet || __net.pcs.every((pc) => pc.connectionState === "closed"))) throw new Error("a peer page left the swarm once done");
+    // A leecher in another browser context (its own storage) gets the
+    // video from the peer page rather than from the gateway.
+    const ctx2 = await browser.newContext({ permissions: ["camera", "microphone"] });
+    const b = await ctx2.newPage();
+    await b.goto(base + padded.path + "&autoplay=1");
+    await plays(b, "the second page's playback");
+    await until(b, "the second page's download", () => swarmgatePage.last && swarmgatePage.last.done);
+    const got = await b.evaluate(() => swarmgatePage.last);
+    const up = await a.evaluate(() => swarmgatePage.last.uploaded);
+    if (!(got.fromPeers > 0) || !(up > 0)) throw new Error(`the peer page uploaded ${up} bytes; the second page got ${got.fromPeers} from peers, ${got.fromGateway} from the gateway`);
+    figures.peer_page_uploaded_bytes = up;
+    figures.second_page_from_peers = got.fromPeers;
+    figures.second_page_from_gateway = got.fromGateway;
+    await ctx2.close();
+    // Hidden and paused (the page sees what a browser shows it when its
+    // tab goes to the background): after sg-hidden ms every connection
+    // and the signaling session close, and nothing more is sent.
+    const setHidden = (h) => a.evaluate((h) => {
+      if (h) {
+        document.getElementById("player").pause();
+        Object.defineProperty(document, "hidden", { configurable: true, get: () => true });
+        Object.defineProperty(document, "visibilityState", { configurable: true, get: () => "hidden" });
+      } else {
+        delete document.hidden; delete document.visibilityState;
+      }
+      document.dispatchEvent(new Event("visibilitychange"));
+    }, h);
+    await setHidden(true);
+    await until(a, "every connection closed while hidden", () => swarmgatePage.mode === "closed" && __net.pcs.every((pc) => pc.connectionState === "closed" || pc.signalingState === "closed") && __net.sockets.every((s) => s.readyState === 3), null, 10000);
+    const sent = await a.evaluate(() => __net.sent);
+    await sleep(2000);
+    const after = await a.evaluate(() => __net.sent);
+    if (after !== sent) throw new Error(`a hidden page sent ${after - sent} messages after closing`);
+    // Shown again, it comes back.
+    await setHidden(false);
+    await until(a, "the page back when shown", () => ["sw", "mse"].includes(swarmgatePage.mode) && swarmgatePage.handle);
     await ctx.close();
   });
 
@@ -603,7 +671,7 @@ try {
     // WebM and MP3 go to MediaSource as they are, declared with the
     // file's own codecs; a seek back to the start plays again.
     const want = { "clip.webm": 'video/webm; codecs="vp8,vorbis"', "tone.mp3": "audio/mpeg" };
-    for (const m of media) {
+    for (const m of media.filter((m) => !m.padded)) {
       await page.goto(`http://phone.test:${gwHTTP}${m.path}&autoplay=1`);
       await until(page, `${m.name}: the MediaSource path`, () => window.swarmgatePage && swarmgatePage.mode === "mse");
       await plays(page, `${m.name}: playback through MediaSource`);
@@ -623,6 +691,7 @@ try {
 console.log(JSON.stringify(figures));
 const failed = results.filter((r) => !r.ok);
 if (failed.length) { console.error("gateway log:\n" + gateway.log().slice(-4000)); }
+if (process.env.SWARMGATE_LOGS) for (const p of procs) fs.writeFileSync(path.join(process.env.SWARMGATE_LOGS, `${p.pid}.log`), p.log());
 console.log(`${results.length - failed.length} passed, ${failed.length} failed`);
 fs.rmSync(tmp, { recursive: true, force: true });
 process.exit(failed.length ? 1 : 0);

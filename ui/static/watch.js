@@ -19,7 +19,8 @@
   var peerBox = document.getElementById("peer");
   var PEER_KEY = "swarmgate.peer";
   var START_DEADLINE = 6000;  // ms for the swarm to prove the size before /raw/
-  var HIDDEN_QUIET = 30000;   // ms hidden before the page closes its connections
+  // ms hidden (and paused) before the page closes its connections; ?sg-hidden=MS sets it.
+  var HIDDEN_QUIET = Number((/[?&]sg-hidden=(\d+)/.exec(location.search) || [])[1]) || 30000;
   var state = { marks: {}, mode: "raw", reason: "", handle: null, size: -1, started: 0, firstFrameMs: -1, errors: [], reads: [] };
   window.swarmgatePage = state; // for tests and the curious
   window.swarmgateMark = function (k, at) { if (!state.marks[k]) mark(k, at); }; // the client's steps
