@@ -41,6 +41,7 @@ TIMED_PKGS := ./internal/dhtnet
 test: wasm ## run every test (race detector on), then the browser tests
 	$(GO) test -race -timeout 20m $$($(GO) list $(PKGS) | grep -v -x -F "$$($(GO) list $(TIMED_PKGS))")
 	$(GO) test -race -timeout 20m $(TIMED_PKGS)
+	node test/unit/webm.test.mjs
 	$(MAKE) e2e
 
 # Headless Chromium (Debian's) driven by playwright-core, inside a network
@@ -87,6 +88,7 @@ fuzz: ## run each fuzz target for FUZZTIME (default 30s)
 	  "FuzzParsePost ./internal/feed" "FuzzParseFollowRequest ./internal/feed" "FuzzParseBatch ./internal/feed" "FuzzParsePullRequest ./internal/feed" \
 	  "FuzzParseOPML ./internal/feed" "FuzzHeadValue ./internal/feed" "FuzzParseUID ./internal/feed" "FuzzRawRange ./gateway"; do \
 	  set -- $$t; $(GO) test -run XXX -fuzz "^$$1\$$" -fuzztime $${FUZZTIME:-30s} $$2 || exit 1; done
+	node test/unit/webm.test.mjs --fuzz 2000000
 
 clean: ## remove build output
 	rm -rf bin

@@ -669,14 +669,24 @@ try {
     const kind = await page.evaluate(() => swarmgatePage.last.storage);
     if (kind !== "indexeddb") throw new Error(`an insecure page keeps chunks in ${kind}, want IndexedDB`);
     // WebM and MP3 go to MediaSource as they are, declared with the
-    // file's own codecs; a seek back to the start plays again.
+    // file's own codecs; a seek back to the start plays again. The WebM
+    // is read only 2 s ahead (sg-ahead), so a seek to 35 s lands where
+    // nothing is buffered: it must read from the cluster its Cues give.
     const want = { "clip.webm": 'video/webm; codecs="vp8,vorbis"', "tone.mp3": "audio/mpeg" };
     for (const m of media.filter((m) => !m.padded)) {
-      await page.goto(`http://phone.test:${gwHTTP}${m.path}&autoplay=1`);
+      await page.goto(`http://phone.test:${gwHTTP}${m.path}&autoplay=1&sg-ahead=2`);
       await until(page, `${m.name}: the MediaSource path`, () => window.swarmgatePage && swarmgatePage.mode === "mse");
       await plays(page, `${m.name}: playback through MediaSource`);
       const type = await page.evaluate(() => swarmgatePage.mseType);
       if (type !== want[m.name]) throw new Error(`${m.name} declared to MediaSource as ${type}, want ${want[m.name]}`);
+      if (m.name.endsWith(".webm")) {
+        const before = await page.evaluate(() => { const v = document.getElementById("player"), b = v.buffered; return [v.duration, b.length ? b.end(b.length - 1) : 0]; });
+        if (!(Math.abs(before[0] - 40) < 0.5) || before[1] >= 35) throw new Error(`WebM duration ${before[0]} s (want 40), buffered to ${before[1]} s (want < 35)`);
+        const ms = await seekFrame(page, 35 / 40, 10000);
+        const off = await page.evaluate(() => swarmgatePage.seekOffset);
+        if (!(off > 256 * 1024)) throw new Error(`the seek to 35 s read from byte ${off}, not from a cluster its Cues give`);
+        figures.webm_mse_seek_frame_ms = ms;
+      }
       await page.evaluate(() => { const v = document.getElementById("player"); v.currentTime = 0.2; v.play().catch(() => {}); });
       await until(page, `${m.name}: playback after a seek back`, () => { const v = document.getElementById("player"); return !v.seeking && v.currentTime > 0.7 && v.currentTime < 2.5; });
     }

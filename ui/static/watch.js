@@ -373,24 +373,33 @@
   }
   // WebM and MPEG audio through MediaSource need no remuxing: the bytes
   // are appended in order. The SourceBuffer is declared with the file's own
-  // codecs (a WebM's CodecIDs, read from its track headers), so a file the
-  // browser cannot decode fails here and plays from /raw/ instead. The page
-  // reads at most DIRECT_AHEAD s of media past the playhead (the browser
-  // evicts what is behind it as the buffer fills); a seek to a time no
-  // longer buffered starts the stream again from its head (without Cues the
-  // page knows no byte offset for a time), reading on from there.
-  var DIRECT_AHEAD = 30, DIRECT_HEAD = 64 * 1024;
+  // codecs (a WebM's CodecIDs, read from its track headers by webm.mjs), so
+  // a file the browser cannot decode fails here and plays from /raw/
+  // instead; a WebM's duration is set, so the player can seek anywhere.
+  // The page reads at most DIRECT_AHEAD s (?sg-ahead=S) of media past the
+  // playhead (the browser evicts what is behind it as the buffer fills).
+  // A seek to a time not buffered reads from the cluster its Cues give
+  // (read once, at the first such seek); without Cues (MP3, a WebM without
+  // them) a seek back reads again from the head and a seek ahead waits for
+  // the reading to get there (decision 62).
+  var DIRECT_AHEAD = Number((/[?&]sg-ahead=(\d+)/.exec(location.search) || [])[1]) || 30, DIRECT_HEAD = 64 * 1024;
+  var webm = null;
+  function loadWebM() { if (!webm) webm = import(D.webm); return webm; }
   function playMSEDirect() {
-    var ms = new MediaSource(), h = state.handle, size = state.size;
+    var ms = new MediaSource(), h = state.handle, size = state.size, isWebM = /webm/.test(D.type);
     state.mode = "mse";
     player.src = URL.createObjectURL(ms);
-    // The head is read while the MediaSource opens.
+    // The head is read (and webm.mjs loaded) while the MediaSource opens.
     var opened = new Promise(function (res) { ms.addEventListener("sourceopen", res, { once: true }); });
-    return Promise.all([h.read(0, Math.min(size, DIRECT_HEAD), 30000, Math.min(size, DIRECT_HEAD)), opened]).then(function (v) {
-      var type = directType(v[0]);
+    return Promise.all([h.read(0, Math.min(size, DIRECT_HEAD), 30000, Math.min(size, DIRECT_HEAD)), opened, isWebM ? loadWebM() : null]).then(function (v) {
+      var W = v[2], info = W ? W.head(v[0]) : null;
+      var type = W ? (info ? info.type : "") : /mpeg|mp3/.test(D.type) ? "audio/mpeg" : /aac/.test(D.type) ? "audio/aac" : "";
       if (!type) throw new Error("no codec found in the " + D.type + " file's header");
       if (!MediaSource.isTypeSupported(type)) throw new Error("this browser's MediaSource cannot play " + type);
-      var sb = ms.addSourceBuffer(type), pos = 0, gen = 0, waiting = false;
+      // busy: a read, or its bytes waiting for a full SourceBuffer, is on
+      // its way (one at a time: the bytes must go in order).
+      var sb = ms.addSourceBuffer(type), pos = 0, gen = 0, busy = false, waiting = false, seekGen = 0, cuesP = null;
+      if (info && info.duration > 0) ms.duration = info.duration;
       state.mseType = type;
       function buffered(t) {
         var b = sb.buffered;
@@ -398,16 +407,17 @@
         return -1;
       }
       function next(g) {
-        if (g !== gen || ms.readyState === "closed" || sb.updating) return;
+        if (g !== gen || busy || ms.readyState === "closed" || sb.updating) return;
         if (pos >= size) { try { ms.endOfStream(); } catch (e) {} return; }
         var end = buffered(player.currentTime);
         if (end - player.currentTime > DIRECT_AHEAD) {
           if (!waiting) { waiting = true; player.addEventListener("timeupdate", function () { waiting = false; next(gen); }, { once: true }); }
           return;
         }
+        busy = true;
         h.read(pos, 256 * 1024, 30000).then(function (u8) {
           if (g !== gen) return;
-          if (!u8.byteLength) { pos = size; next(g); return; }
+          if (!u8.byteLength) { busy = false; pos = size; next(g); return; }
           append(g, u8);
         }, function (err) {
           if (g === gen) fallback("the swarm did not deliver (" + (err && err.message || err) + ")");
@@ -426,41 +436,50 @@
           return;
         }
         pos += u8.byteLength;
+        busy = false;
         sb.addEventListener("updateend", function () { next(g); }, { once: true });
       }
-      // A seek to where nothing is buffered, behind what was read:
-      // read again from the head (the browser skips what it has).
-      player.addEventListener("seeking", function () {
-        if (buffered(player.currentTime) >= 0 || ms.readyState === "closed") return;
-        var b = sb.buffered;
-        if (b.length && player.currentTime >= b.end(b.length - 1)) return; // ahead: the reading gets there
-        gen++; pos = 0;
+      // cueList reads the WebM's Cues once: [[s, offset], …] or null.
+      function cueList() {
+        if (!info || info.cues < 0 || info.cues >= size) return Promise.resolve(null);
+        if (!cuesP) {
+          var n0 = Math.min(16, size - info.cues);
+          cuesP = h.read(info.cues, n0, 30000, n0).then(function (hb) {
+            var n = W.cuesSize(hb);
+            if (n < 0 || info.cues + n > size) return null;
+            return h.read(info.cues, n, 30000, n).then(function (cb) {
+              var l = W.cues(cb, info.segment, info.scale, info.cluster);
+              return l.length ? l : null;
+            });
+          }).catch(function () { return null; });
+        }
+        return cuesP;
+      }
+      // restart reads on from off, dropping what was on its way.
+      function restart(off) {
+        gen++; pos = off; busy = false;
         if (h.abort) h.abort();
         var go = function () { try { sb.abort(); } catch (e) {} next(gen); };
         if (sb.updating) sb.addEventListener("updateend", go, { once: true }); else go();
+      }
+      player.addEventListener("seeking", function () {
+        if (buffered(player.currentTime) >= 0 || ms.readyState === "closed") return;
+        var my = ++seekGen;
+        cueList().then(function (list) {
+          var t = player.currentTime;
+          if (my !== seekGen || buffered(t) >= 0 || ms.readyState === "closed") return;
+          var off = list ? W.offsetAt(list, t) : -1;
+          if (off < 0) {
+            var b = sb.buffered;
+            if (b.length && t >= b.end(b.length - 1)) { next(gen); return; } // ahead: the reading (paused, perhaps, at DIRECT_AHEAD) goes on there
+            off = 0; // behind what was read: from the head
+          }
+          state.seekOffset = off;
+          restart(off);
+        });
       });
       next(gen);
     });
-  }
-  // directType is the MediaSource type of a WebM or MPEG audio file from
-  // its first bytes, or "" when it cannot tell.
-  function directType(head) {
-    if (/mpeg|mp3/.test(D.type)) return "audio/mpeg";
-    if (/aac/.test(D.type)) return "audio/aac";
-    var b = new Uint8Array(head.buffer || head, head.byteOffset || 0, head.byteLength);
-    if (b.length < 4 || b[0] !== 0x1a || b[1] !== 0x45 || b[2] !== 0xdf || b[3] !== 0xa3) return ""; // not EBML
-    // CodecID (element 0x86) with a one-byte size, as every muxer writes it.
-    var ids = { V_VP8: "vp8", V_VP9: "vp9", V_AV1: "av01.0.08M.08", A_OPUS: "opus", A_VORBIS: "vorbis" }, codecs = [], video = false;
-    Object.keys(ids).forEach(function (id) {
-      for (var i = 0; i + 2 + id.length <= b.length; i++) {
-        if (b[i] !== 0x86 || b[i + 1] !== (0x80 | id.length)) continue;
-        var k = 0;
-        while (k < id.length && b[i + 2 + k] === id.charCodeAt(k)) k++;
-        if (k === id.length) { codecs.push(ids[id]); if (id[0] === "V") video = true; return; }
-      }
-    });
-    if (!codecs.length) return "";
-    return (video ? "video" : "audio") + '/webm; codecs="' + codecs.join(",") + '"';
   }
 
   // ---- start ----
