@@ -30,6 +30,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"runtime"
 	"runtime/debug"
 	"strings"
 	"sync"
@@ -59,6 +60,14 @@ func main() {
 	api.Set("watch", js.FuncOf(watch))
 	api.Set("publish", js.FuncOf(publish))
 	api.Set("version", "1")
+	// mem() is the Go heap's figures, for tests and the curious: live
+	// bytes, bytes obtained from the linear memory, all bytes ever
+	// allocated, collections.
+	api.Set("mem", js.FuncOf(func(js.Value, []js.Value) any {
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		return map[string]any{"heapAlloc": float64(m.HeapAlloc), "heapSys": float64(m.HeapSys), "totalAlloc": float64(m.TotalAlloc), "numGC": float64(m.NumGC), "sys": float64(m.Sys)}
+	}))
 	js.Global().Set("swarmgate", api)
 	if ready := js.Global().Get("swarmgateReady"); ready.Type() == js.TypeFunction {
 		ready.Invoke()

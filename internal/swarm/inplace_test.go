@@ -2,6 +2,7 @@ package swarm
 
 import (
 	"bytes"
+	"runtime"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -63,5 +64,36 @@ func TestInPlace(t *testing.T) {
 	checkContent(t, out, data)
 	if served := src.n.Load() - hashed; served < int64(len(data)) {
 		t.Errorf("served %d bytes from the reader, less than the content", served)
+	}
+}
+
+// TestInPlaceAddSharesTree: adding in-place content (a publisher's file,
+// hashed in the tab) neither copies its tree nor collects its hashes on
+// the way: for 256 MiB that cost 94 MiB of the tab's memory, for a tree
+// of 10 MiB.
+func TestInPlaceAddSharesTree(t *testing.T) {
+	data := randomContent(16<<20, 43)
+	sw, err := InPlace(bytes.NewReader(data), int64(len(data)), store.Info{ChunkSize: 1024}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := startEngine(t, nil, nil)
+	var m0, m1 runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&m0)
+	s, err := a.e.Add(SwarmConfig{Store: sw, Mode: ModePeer, SuperSeed: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runtime.ReadMemStats(&m1)
+	if s.tree != sw.(*inPlace).tree {
+		t.Error("the engine made its own tree of in-place content")
+	}
+	// The tree is 640 KiB here; bitsets and the swarm are a few KiB.
+	if got := m1.TotalAlloc - m0.TotalAlloc; got > 256<<10 {
+		t.Errorf("Add allocated %d bytes for in-place content of %d chunks", got, len(data)/1024)
+	}
+	if have, total := s.Progress(); have != total || total != uint64(len(data)/1024) {
+		t.Errorf("the engine holds %d of %d chunks of complete content", have, total)
 	}
 }
