@@ -559,6 +559,27 @@ try {
     await ctx.close();
   });
 
+  await check("a page whose peer connections never connect (UDP blocked) plays /raw/ after the deadline and says so", async () => {
+    const ctx = await browser.newContext();
+    // ICE with no candidate on either side: every connection stays
+    // "connecting", as behind a firewall that drops UDP.
+    await ctx.addInitScript(() => {
+      const P = RTCPeerConnection.prototype, srd = P.setRemoteDescription;
+      P.setRemoteDescription = function (d) { return srd.call(this, d && d.sdp ? { type: d.type, sdp: d.sdp.replace(/a=candidate[^\r\n]*\r?\n/g, "") } : d); };
+      P.addIceCandidate = function () { return Promise.resolve(); };
+    });
+    const page = await ctx.newPage();
+    const t0 = Date.now();
+    await page.goto(base + pagePath + "&autoplay=1");
+    await until(page, "the /raw/ fallback", () => window.swarmgatePage && swarmgatePage.mode === "raw" && /gateway over HTTP/.test(document.getElementById("mode").textContent), null, 20000);
+    figures.no_peer_fallback_ms = Date.now() - t0;
+    const conn = await page.evaluate(() => swarmgatePage.errors.join("; "));
+    if (!/in time|deliver|size/i.test(conn)) throw new Error(`fell back for another reason: ${conn}`);
+    figures.no_peer_fallback_reason = conn;
+    await plays(page, "playback from /raw/");
+    await ctx.close();
+  });
+
   await check("a page without WebRTC falls back to /raw/ and says so", async () => {
     const ctx = await browser.newContext();
     await ctx.addInitScript(() => { delete window.RTCPeerConnection; });
