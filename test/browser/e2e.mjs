@@ -576,6 +576,8 @@ try {
     const conn = await page.evaluate(() => swarmgatePage.errors.join("; "));
     if (!/in time|deliver|size/i.test(conn)) throw new Error(`fell back for another reason: ${conn}`);
     figures.no_peer_fallback_reason = conn;
+    const said = await page.textContent("#mode");
+    if (!/no peer delivered the content in time/.test(said) || /stream:/.test(said)) throw new Error(`the page says: ${said}`);
     await plays(page, "playback from /raw/");
     await ctx.close();
   });

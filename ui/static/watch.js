@@ -105,7 +105,8 @@
     if (state.handle) { state.handle.close(); state.handle = null; }
     if (window.swarmgateEarlyDrop) window.swarmgateEarlyDrop(); // load.js's connection, if the client never took it
     state.mode = "raw"; state.reason = reason;
-    say("Playing from the gateway over HTTP: " + reason + ".");
+    // The words, not the Go package that said them ("stream: …").
+    say("Playing from the gateway over HTTP: " + String(reason).replace(/^(?:[a-z]+: )+/, "") + ".");
     if (player) {
       var t = player.currentTime || 0;
       player.src = D.raw;
