@@ -70,6 +70,11 @@ type Config struct {
 	// RecvBuffer bounds the received bytes waiting for ReadFrom; messages
 	// beyond it are dropped. Default 8 MiB.
 	RecvBuffer int
+	// SocketBuffer is the kernel receive and send buffer asked for each
+	// UDP socket of the peer connections (SO_RCVBUFFORCE when privileged,
+	// else capped by net.core.rmem_max). Default 1 MiB: the kernel charges
+	// only what is queued, but a gateway has a socket per connection.
+	SocketBuffer int
 	// SignalTimeout bounds one Signaler.Send. Default 5 s.
 	SignalTimeout time.Duration
 	// Accept decides whether an offer from a peer is answered. Default:
@@ -111,9 +116,10 @@ func (c *Config) defaults() error {
 	def(&c.SendBuffer, 1<<20)
 	def(&c.PendingBuffer, 256<<10)
 	def(&c.RecvBuffer, 8<<20)
+	def(&c.SocketBuffer, 1<<20)
 	switch {
 	case c.MaxPeers < 0, c.SetupTimeout < 0, c.IdleTimeout < 0, c.RedialDelay < 0, c.SignalTimeout < 0,
-		c.SendBuffer < 0, c.PendingBuffer < 0, c.RecvBuffer < 0:
+		c.SendBuffer < 0, c.PendingBuffer < 0, c.RecvBuffer < 0, c.SocketBuffer < 0:
 		return errors.New("rtc: negative limit in Config")
 	case c.DatagramSize < 600 || c.DatagramSize > 65507:
 		return errors.New("rtc: Config.DatagramSize must be 600..65507")
