@@ -18,6 +18,8 @@
 //	const p = await swarmgate.publish({file, signal, copies: 1, onProgress(done, total) {}})
 //	p.root, p.link; p.status(); await p.safe() /* final status JSON */; p.close()   // see publish.go
 //
+//	swarmgate.mem()                // the Go heap: {heapAlloc, heapSys, totalAlloc, numGC, sys} (for tests)
+//
 // and calls globalThis.swarmgateReady() if the page set it. Every call
 // that waits runs in its own goroutine and answers through a Promise:
 // nothing blocks inside a js.FuncOf callback (browser-testing.md, Go-WASM

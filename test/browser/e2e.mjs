@@ -42,10 +42,9 @@ function start(name, argv) {
   p.stderr.on("data", (d) => (out += d));
   p.on("exit", (code) => {
     if (!p.stopping) console.error(`${name} exited (${code}):\n${out}`);
-    // SWARMGATE_LOGS=DIR keeps every process's output (with SWARMGATE_DEBUG=1: the engine's trace).
-    if (process.env.SWARMGATE_LOGS) fs.writeFileSync(path.join(process.env.SWARMGATE_LOGS, `${name}-${p.pid}.log`), out);
   });
   procs.push(p);
+  p.tag = name;
   p.log = () => out;
   return p;
 }
@@ -72,7 +71,7 @@ const media = [["clip.webm", "video/webm"], ["tone.mp3", "audio/mpeg"]].map(([na
   const file = path.join(here, "testdata", name), b = fs.readFileSync(file);
   return { name, file, mt, size: b.length, sha256: createHash("sha256").update(b).digest("hex") };
 });
-// The clip padded to 8 MiB (players ignore bytes after the last box): a
+// The clip padded to 24 MiB (players ignore bytes after the last box): a
 // download long enough for a second page to find a peer page in the swarm.
 if (content && content.length < 24 << 20) {
   const f = path.join(tmp, "padded.mp4"), b = Buffer.concat([content, randomBytes((24 << 20) - content.length)]);
@@ -82,7 +81,7 @@ if (content && content.length < 24 << 20) {
 const seedPort = port(), gwUDP = port() + 1, gwHTTP = port() + 2;
 const seeder = start("seeder", ["seed", "--listen", `127.0.0.1:${seedPort}`, "--state", path.join(tmp, "seed"), "--bootstrap", "none", clip, ...media.map((m) => m.file)]);
 const gateway = start("gateway", ["gateway", "--listen", `127.0.0.1:${gwHTTP}`, "--data", path.join(tmp, "gw"), "--udp", `127.0.0.1:${gwUDP}`,
-  "--no-dht", "--peer", `127.0.0.1:${seedPort}`, "--webrtc-loopback", ...(process.env.SG_GW_V ? ["-v"] : [])]);
+  "--no-dht", "--peer", `127.0.0.1:${seedPort}`, "--webrtc-loopback"]);
 const base = `http://127.0.0.1:${gwHTTP}`;
 
 // A root comes from hashing the file the same way the seeder does.
@@ -508,7 +507,7 @@ try {
     const a = await ctx.newPage();
     a.on("console", (m) => { if (m.type() === "error") console.error("peer page:", m.text()); });
     const padded = media.find((m) => m.padded);
-    if (!padded) throw new Error("needs the padded clip (a clip under 8 MiB)");
+    if (!padded) throw new Error("needs the padded clip (a clip under 24 MiB)");
     const link = base + padded.path + "&autoplay=1&sg-hidden=1500";
     await a.goto(link);
     // The user turns the switch on: the page restarts as a peer and
@@ -762,7 +761,8 @@ try {
 console.log(JSON.stringify(figures));
 const failed = results.filter((r) => !r.ok);
 if (failed.length) { console.error("gateway log:\n" + gateway.log().slice(-4000)); }
-if (process.env.SWARMGATE_LOGS) for (const p of procs) fs.writeFileSync(path.join(process.env.SWARMGATE_LOGS, `${p.pid}.log`), p.log());
+// SWARMGATE_LOGS=DIR keeps every process's output (with SWARMGATE_DEBUG=1: the engine's trace).
+if (process.env.SWARMGATE_LOGS) for (const p of procs) fs.writeFileSync(path.join(process.env.SWARMGATE_LOGS, `${p.tag}-${p.pid}.log`), p.log());
 console.log(`${results.length - failed.length} passed, ${failed.length} failed`);
 fs.rmSync(tmp, { recursive: true, force: true });
 process.exit(failed.length ? 1 : 0);
