@@ -163,10 +163,16 @@ func (s *Swarm) pick(ch *channel, max int, out []uint64) []uint64 {
 	if _, ok := s.tree.Length(); !ok {
 		k := len(out)
 		if out = s.scan(ch, n-1, n, 1, out); len(out) > k {
-			// Picked: the scans below must not pick it again.
+			// Picked: the scans below must not pick it again, and it
+			// stays first, so that the peer, which serves requests in
+			// order, sends it before the window.
 			out = s.pickAfter(ch, max-1, out)
-			slices.Sort(out)
-			return slices.Compact(out)
+			slices.Sort(out[k:])
+			out = slices.Compact(out)
+			last := len(out) - 1 // n-1, the largest
+			copy(out[k+1:], out[k:last])
+			out[k] = n - 1
+			return out
 		}
 	}
 	return s.pickAfter(ch, max, out)

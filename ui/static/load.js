@@ -177,7 +177,9 @@
     try { ws = new WebSocket(signal); } catch (err) { return null; }
     e.ws = ws;
     function send(m) { try { ws.send(JSON.stringify(m)); } catch (err) {} }
-    ws.onopen = function () { mark("open"); send({ v: 1, type: "hello", role: "leecher" }); e.helloSent = true; };
+    // hello and join go together: the broker handles them in order, and
+    // the peers come a round trip sooner than after the welcome.
+    ws.onopen = function () { mark("open"); send({ v: 1, type: "hello", role: "leecher" }); e.helloSent = true; send({ type: "join", swarm: root }); };
     ws.onclose = function () { e.closed = true; };
     ws.onmessage = function (ev) {
       if (typeof ev.data !== "string") return;
@@ -201,7 +203,7 @@
       if (e.msgs.length >= 1024) { window.swarmgateEarlyDrop(e); return; } // the Go side's queue bound
       e.msgs.push(ev.data); // the Go client reads these, checked, when it takes over
       if (!m) return;
-      if (m.type === "welcome") { mark("welcome"); send({ type: "join", swarm: root }); }
+      if (m.type === "welcome") mark("welcome");
       else if (m.type === "peers" && m.swarm === root && Array.isArray(m.peers)) {
         mark("peers");
         // The broker lists gateways first; the client connects in order.
@@ -210,23 +212,47 @@
         });
       }
     };
-    function offer(id) {
+    // made makes a peer connection and its offer, not yet addressed: the
+    // first is made while the socket opens, and goes to the first peer
+    // the broker lists (its candidates wait for that peer).
+    function made() {
       var pc, dc;
       try {
         pc = new RTCPeerConnection({ iceServers: [] });
         dc = pc.createDataChannel("ppsp", { negotiated: true, id: 0, ordered: false, maxRetransmits: 0 });
         dc.binaryType = "arraybuffer";
-      } catch (err) { if (pc) pc.close(); return; }
-      e.conns.push({ peer: id, pc: pc, dc: dc, remote: false, cands: [] });
+      } catch (err) { if (pc) pc.close(); return null; }
+      var m = { pc: pc, dc: dc, to: null, sdp: null, cands: [] };
       dc.addEventListener("open", function () { mark("dc_open"); });
+      function sendCand(c) { send({ type: "candidate", to: m.to, candidate: { candidate: c.candidate, sdpMid: c.sdpMid, sdpMLineIndex: c.sdpMLineIndex } }); }
+      m.address = function (id) {
+        m.to = id;
+        if (m.sdp) { mark("offer"); send({ type: "offer", to: id, sdp: m.sdp }); }
+        m.cands.forEach(sendCand);
+        m.cands = [];
+      };
       pc.onicecandidate = function (ev) {
         var c = ev.candidate;
-        if (c && c.candidate) send({ type: "candidate", to: id, candidate: { candidate: c.candidate, sdpMid: c.sdpMid, sdpMLineIndex: c.sdpMLineIndex } });
+        if (!c || !c.candidate) return;
+        if (m.to && m.sdp) sendCand(c); else m.cands.push(c);
       };
       pc.createOffer().then(function (o) {
-        return pc.setLocalDescription(o).then(function () { mark("offer"); send({ type: "offer", to: id, sdp: o.sdp }); });
+        return pc.setLocalDescription(o).then(function () {
+          m.sdp = o.sdp;
+          if (m.to) m.address(m.to);
+        });
       }).catch(function () {});
+      return m;
     }
+    var spare = made();
+    function offer(id) {
+      var m = spare || made();
+      spare = null;
+      if (!m) return;
+      e.conns.push({ peer: id, pc: m.pc, dc: m.dc, remote: false, cands: [] });
+      m.address(id);
+    }
+    e.spare = function () { var m = spare; spare = null; return m; };
     return e;
   }
   // swarmgateEarlyTake(signal) hands the early connection to the Go client
@@ -241,6 +267,8 @@
     if (e.url !== signal || e.closed) { window.swarmgateEarlyDrop(e); return null; }
     e.taken = true;
     e.mark("taken");
+    var sp = e.spare(); // made, but no peer was listed in time: the client dials its own
+    if (sp) sp.pc.close();
     // Candidates that came before their answer go back in the queue: the
     // client's transport holds them until it applies that answer.
     e.conns.forEach(function (c) {
@@ -256,6 +284,8 @@
     if (e === early) early = null;
     if (!e) return;
     (e.conns || []).forEach(function (c) { try { c.pc.close(); } catch (err) {} });
+    var sp = e.spare && e.spare();
+    if (sp) try { sp.pc.close(); } catch (err) {}
     if (e.ws) { e.ws.onmessage = e.ws.onopen = e.ws.onclose = null; try { e.ws.close(); } catch (err) {} }
   };
   // The page holds the whole video already (watch.js notes it): no network.
