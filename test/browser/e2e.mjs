@@ -210,10 +210,14 @@ async function bench(browser, runs) {
     await waitHTTP(`http://127.0.0.1:${gp}/healthz`, 20000);
     const cpu0 = { gateway: cpuMs(g.pid), seeder: cpuMs(seeder.pid) };
     if (args.includes("--profile")) { await cdp.send("Profiler.enable"); await cdp.send("Profiler.setSamplingInterval", { interval: 500 }); await cdp.send("Profiler.start"); }
+    // --chrome-trace FILE: Chromium's own trace of the load, to the first frame (chrome://tracing, Perfetto).
+    const ctrace = opt("--chrome-trace", "");
+    if (ctrace) await browser.startTracing(page, { path: ctrace.replace("{run}", i), categories: ["devtools.timeline", "disabled-by-default-devtools.timeline", "v8.execute", "blink", "loading", "toplevel"] });
     // SG_EXTRA adds query keys to the page's link (A/B runs: "&sg-hold=0").
     await page.goto(`http://127.0.0.1:${gp}` + pagePath + "&autoplay=1" + (args.includes("--mse") ? "&sg-sw=0" : "") + (process.env.SG_EXTRA || ""));
     await until(page, "the Service Worker or MediaSource path", () => window.swarmgatePage && ["sw", "mse", "raw"].includes(swarmgatePage.mode));
     await until(page, "one second of playback", () => document.getElementById("player").currentTime > 1);
+    if (ctrace) await browser.stopTracing();
     const r = await page.evaluate((trace) => ({ mode: swarmgatePage.mode, first_frame_ms: Math.round(swarmgatePage.firstFrameNavMs), client_to_frame_ms: Math.round(swarmgatePage.firstFrameMs), marks: swarmgatePage.marks, nav: trace ? (({ requestStart, responseStart, responseEnd, domInteractive, domContentLoadedEventEnd }) => ({ requestStart, responseStart, responseEnd, domInteractive, domContentLoadedEventEnd }))(performance.getEntriesByType("navigation")[0].toJSON()) : undefined, reads: trace ? swarmgatePage.reads.slice(0, 12) : undefined, res: trace ? performance.getEntriesByType("resource").map((e) => [e.name.replace(/^.*\//, "").slice(0, 24), Math.round(e.startTime), Math.round(e.responseStart), Math.round(e.responseEnd)]) : undefined }), args.includes("--trace"));
     r.seek_frame_ms = await seekFrame(page, 0.75);
     if (args.includes("--trace")) { r.seek_marks = await page.evaluate(() => swarmgatePage.marks); r.long_tasks = await page.evaluate(() => window.sgLong); console.error("after seek:", JSON.stringify({ marks: r.seek_marks, mode: r.mode, seek: r.seek_frame_ms, errors: await page.evaluate(() => swarmgatePage.errors), last: await page.evaluate(() => swarmgatePage.last), reads: await page.evaluate(() => swarmgatePage.reads) })); }
@@ -235,6 +239,7 @@ async function bench(browser, runs) {
     if (args.includes("--profile")) {
       // Self time by function over the whole run, top 25 (wasm functions by their Go names).
       const { profile } = await cdp.send("Profiler.stop");
+      if (opt("--profile-out", "")) fs.writeFileSync(opt("--profile-out", "").replace("{run}", i), JSON.stringify(profile)); // for DevTools, or a script
       const self = new Map(), byId = new Map(profile.nodes.map((n) => [n.id, n]));
       const dt = profile.timeDeltas, total = dt.reduce((a, b) => a + b, 0);
       profile.samples.forEach((id, i) => { const n = byId.get(id), k = n.callFrame.functionName || n.callFrame.url || "(anon)"; self.set(k, (self.get(k) || 0) + (dt[i] || 0)); });

@@ -207,11 +207,17 @@
       else if (m.type === "peers" && m.swarm === root && Array.isArray(m.peers)) {
         mark("peers");
         // The broker lists gateways first; the client connects in order.
-        m.peers.forEach(function (p) {
-          if (p && typeof p.id === "string" && e.conns.length < EARLY_PEERS && !e.conns.some(function (c) { return c.peer === p.id; })) offer(p.id);
-        });
+        m.peers.forEach(want);
+      } else if (m.type === "joined" && m.swarm === root) {
+        // A peer joined after the list was sent: a gateway that joins the
+        // swarm's room when a page asks for it, for one.
+        mark("joined");
+        want(m.peer);
       }
     };
+    function want(p) {
+      if (p && typeof p.id === "string" && p.id && e.conns.length < EARLY_PEERS && !e.conns.some(function (c) { return c.peer === p.id; })) offer(p.id);
+    }
     // made makes a peer connection and its offer, not yet addressed: the
     // first is made while the socket opens, and goes to the first peer
     // the broker lists (its candidates wait for that peer).

@@ -109,6 +109,7 @@
     say("Playing from the gateway over HTTP: " + String(reason).replace(/^(?:[a-z]+: )+/, "") + ".");
     if (player) {
       var t = player.currentTime || 0;
+      player.preload = "metadata";
       player.src = D.raw;
       if (t) player.currentTime = t;
       if (autoplay()) player.play().catch(function () {});
@@ -498,7 +499,10 @@
     var useSW = canSW && !(mp4 && useMSE);
     if (!canSW && !useMSE) { fallback("this browser has neither Service Workers nor MediaSource"); return; }
     // The swarm takes over from /raw/ before the player fetched much.
-    player.removeAttribute("src"); player.load();
+    // The page's HTML asks for nothing (preload="none": the player
+    // would fetch /raw/ while the client starts); the swarm's source
+    // loads as /raw/ would have.
+    player.removeAttribute("src"); player.preload = "metadata"; player.load();
     state.started = performance.now();
     say("Connecting to the swarm…");
     var signal = (location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/signal";
