@@ -325,6 +325,14 @@ func TestPages(t *testing.T) {
 		!strings.Contains(page, "swarmgate-demo.mp4") || !strings.Contains(page, "478 of 478 chunks verified") {
 		t.Fatalf("link page: %s\n%s", resp.Status, page)
 	}
+	// The page offers the gateway a connection before the broker lists it
+	// (load.js), and asks for no media before its script starts.
+	if gw.bridge != nil && !strings.Contains(page, `data-gateway="`+gw.bridge.client.ID()+`"`) {
+		t.Errorf("link page lacks the gateway's peer ID %q", gw.bridge.client.ID())
+	}
+	if !strings.Contains(page, `preload="none"`) {
+		t.Error(`link page's player is not preload="none"`)
+	}
 	resp, body = get(t, gw.base+"/")
 	if resp.StatusCode != 200 || !strings.Contains(string(body), "swarmgate-demo.mp4") {
 		t.Fatalf("front page does not list the demo: %s", body)

@@ -81,6 +81,9 @@ func (g *Gateway) item(l link.Link) ui.Item {
 	if it.Length >= 0 {
 		pl.Length = it.Length
 	}
+	if g.bridge != nil {
+		it.Gateway = g.bridge.client.ID()
+	}
 	it.Page = pl.Path()
 	it.Raw = "/raw" + pl.Path()
 	it.QR = "/qr" + pl.Path()

@@ -21,6 +21,10 @@ type Item struct {
 	QR        string // a QR code (PNG) of the page's absolute link
 	Peers     int    // open peer channels of the gateway in this swarm
 	Seeders   int    // of which hold a full copy
+	// Gateway is the gateway's signaling peer ID ("" without WebRTC): the
+	// link page offers it a connection as soon as its socket opens, not
+	// after the broker has listed it.
+	Gateway string
 }
 
 // Title is the name, else the short root.

@@ -161,14 +161,15 @@
 
   // The early connection (decision 58): while the module downloads and
   // compiles, the page opens the signaling session as a leecher, joins the
-  // swarm and offers a connection to the gateway the broker lists first;
-  // the Go client adopts all of it when it starts (swarmgateEarlyTake).
+  // swarm and offers a connection to the gateway that served it (and to
+  // the peers the broker lists, up to EARLY_PEERS); the Go client adopts
+  // all of it when it starts (swarmgateEarlyTake).
   // The data channel is the one internal/rtc makes: negotiated, ID 0,
   // unordered, no retransmissions. Nothing else is sent: a leecher is
   // never listed, so no one offers to it, and Go sends the first datagram.
   var early = null;
   var EARLY_PEERS = 4; // internal/client's MaxPeers: the peers the client connects to
-  function earlyConnect(signal, root) {
+  function earlyConnect(signal, root, gateway) {
     var e = { url: signal, msgs: [], ws: null, conns: [], taken: false };
     var marks = window.swarmgateEarlyMarks = { start: Math.round(performance.now()) }; // the timeline, for tests
     function mark(k) { if (!(k in marks)) marks[k] = Math.round(performance.now()); }
@@ -179,7 +180,14 @@
     function send(m) { try { ws.send(JSON.stringify(m)); } catch (err) {} }
     // hello and join go together: the broker handles them in order, and
     // the peers come a round trip sooner than after the welcome.
-    ws.onopen = function () { mark("open"); send({ v: 1, type: "hello", role: "leecher" }); e.helloSent = true; send({ type: "join", swarm: root }); };
+    // The gateway that served the page (data-gateway) is offered a
+    // connection at once: it joined the swarm when it served the page.
+    ws.onopen = function () {
+      mark("open");
+      send({ v: 1, type: "hello", role: "leecher" }); e.helloSent = true;
+      send({ type: "join", swarm: root });
+      if (gateway) want({ id: gateway });
+    };
     ws.onclose = function () { e.closed = true; };
     ws.onmessage = function (ev) {
       if (typeof ev.data !== "string") return;
@@ -312,7 +320,8 @@
     if (/[?&]sg-worker=1/.test(location.search) && me.dataset.worker && window.swarmgateWorkerOK()) {
       window.swarmgateWorker({ worker: me.dataset.worker, wasmExec: me.dataset.wasmExec, wasm: me.dataset.wasm, load: me.src }).catch(function () {});
     } else {
-      if (earlyWanted(me.dataset.root)) early = earlyConnect((location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/signal", me.dataset.root);
+      var gw = /^[A-Za-z0-9_-]{1,64}$/.test(me.dataset.gateway || "") ? me.dataset.gateway : "";
+      if (earlyWanted(me.dataset.root)) early = earlyConnect((location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/signal", me.dataset.root, gw);
       window.swarmgateLoad(me.dataset.wasmExec, me.dataset.wasm).catch(function () {});
     }
   }
