@@ -55,6 +55,13 @@ func newAPI(cfg *Config) (*webrtc.API, webrtc.Configuration, error) {
 	}
 	se.SetNet(tunedNet{n, cfg.SocketBuffer})
 	se.SetSCTPMaxMessageSize(uint32(cfg.MaxMessage))
+	// An answer takes the DTLS server's role and skips HelloVerify's round
+	// trip: its cookie proves the client's address, which ICE's checks
+	// (authenticated with the ICE password the signaling exchanged) have
+	// proved already, and DTLS gets only the selected pair's packets. The
+	// connection opens a round trip sooner (decision 66).
+	se.SetAnsweringDTLSRole(webrtc.DTLSRoleServer)
+	se.SetDTLSInsecureSkipHelloVerify(true)
 	// One certificate per transport: generating one per connection costs
 	// an ECDSA key each.
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
