@@ -111,7 +111,7 @@ const launch = (rules) => chromium.launch({ executablePath: path.join(here, "chr
 // Watches every RTCPeerConnection and WebSocket the page opens, and every
 // message it sends on them, so a test can tell when the page went quiet.
 const instrument = () => {
-  const net = (window.__net = { pcs: [], sockets: [], sent: 0 });
+  const net = (window.__net = { pcs: [], sockets: [], sent: 0, answered: 0 });
   const PC = window.RTCPeerConnection;
   if (PC) {
     window.RTCPeerConnection = function (...a) {
@@ -122,7 +122,7 @@ const instrument = () => {
       pc.createDataChannel = (...b) => wrap(cdc(...b));
       pc.addEventListener("datachannel", (e) => wrap(e.channel));
       const srd = pc.setRemoteDescription.bind(pc);
-      pc.setRemoteDescription = (...b) => { net.answered = (net.answered || 0) + 1; return srd(...b); };
+      pc.setRemoteDescription = (...b) => { net.answered++; return srd(...b); };
       return pc;
     };
     window.RTCPeerConnection.prototype = PC.prototype;
@@ -239,7 +239,8 @@ async function bench(browser, runs) {
     if (args.includes("--profile")) {
       // Self time by function over the whole run, top 25 (wasm functions by their Go names).
       const { profile } = await cdp.send("Profiler.stop");
-      if (opt("--profile-out", "")) fs.writeFileSync(opt("--profile-out", "").replace("{run}", i), JSON.stringify(profile)); // for DevTools, or a script
+      const out = opt("--profile-out", "");
+      if (out) fs.writeFileSync(out.replace("{run}", i), JSON.stringify(profile)); // for DevTools, or a script
       const self = new Map(), byId = new Map(profile.nodes.map((n) => [n.id, n]));
       const dt = profile.timeDeltas, total = dt.reduce((a, b) => a + b, 0);
       profile.samples.forEach((id, i) => { const n = byId.get(id), k = n.callFrame.functionName || n.callFrame.url || "(anon)"; self.set(k, (self.get(k) || 0) + (dt[i] || 0)); });
@@ -367,7 +368,7 @@ try {
     // connection, never negotiated, when the client started before the
     // broker listed a peer (decision 66).
     figures.early_connections = s.early;
-    const made = await page.evaluate(() => [__net.sockets.length, __net.pcs.length, __net.answered || 0]);
+    const made = await page.evaluate(() => [__net.sockets.length, __net.pcs.length, __net.answered]);
     if (made[0] !== 1 || made[2] !== 1 || made[1] > 1 + (s.early ? 0 : 1)) throw new Error(`the page made ${made[0]} WebSockets and ${made[1]} peer connections, ${made[2]} negotiated, not one of each (early ones not taken over?)`);
     const sent0 = await page.evaluate(() => __net.sent);
     await sleep(3000);

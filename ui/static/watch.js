@@ -19,8 +19,10 @@
   var peerBox = document.getElementById("peer");
   var PEER_KEY = "swarmgate.peer";
   var START_DEADLINE = 6000;  // ms for the swarm to prove the size before /raw/
+  // numParam is the link's ?sg-NAME=N, a positive integer, else def.
+  function numParam(name, def) { return Number((new RegExp("[?&]sg-" + name + "=(\\d+)").exec(location.search) || [])[1]) || def; }
   // ms hidden (and paused) before the page closes its connections; ?sg-hidden=MS sets it.
-  var HIDDEN_QUIET = Number((/[?&]sg-hidden=(\d+)/.exec(location.search) || [])[1]) || 30000;
+  var HIDDEN_QUIET = numParam("hidden", 30000);
   var state = { marks: {}, mode: "raw", reason: "", handle: null, size: -1, started: 0, firstFrameMs: -1, errors: [], reads: [] };
   window.swarmgatePage = state; // for tests and the curious
   window.swarmgateMark = function (k, at) { if (!state.marks[k]) mark(k, at); }; // the client's steps
@@ -384,7 +386,7 @@
   // (read once, at the first such seek); without Cues (MP3, a WebM without
   // them) a seek back reads again from the head and a seek ahead waits for
   // the reading to get there (decision 62).
-  var DIRECT_AHEAD = Number((/[?&]sg-ahead=(\d+)/.exec(location.search) || [])[1]) || 30, DIRECT_HEAD = 64 * 1024;
+  var DIRECT_AHEAD = numParam("ahead", 30), DIRECT_HEAD = 64 * 1024;
   var webm = null;
   function loadWebM() { if (!webm) webm = import(D.webm); return webm; }
   function playMSEDirect() {
